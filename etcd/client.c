@@ -467,8 +467,6 @@ static void request_finish(struct tartan_etcd_request *r, int error, const char 
 
 	r->finishing = true;
 	LIST_REMOVE(c->requests, r);
-	if (error)
-		c->stats.errors++;
 	if (r->cb)
 		r->cb(error, errmsg, error ? NULL : res, r->userdata);
 	tartan_etcd_result_free(res);
@@ -617,6 +615,7 @@ static void request_done(struct tartan_etcd_request *r, CURLcode rc)
 		else
 			err = tartan_etcd_decode_result(r->kind, body, r->t.len, &res);
 		if (err < 0) {
+			c->stats.errors++;
 			request_finishf(r, err, "etcd %s%s: malformed answer", url, r->path);
 			return;
 		}
@@ -884,7 +883,13 @@ static bool watch_handle_line(struct tartan_etcd_watch *w, const char *line, siz
 		w->connected = true;
 		w->backoff_ms = WATCH_BACKOFF_FIRST_MS;
 		w->last_error[0] = '\0';
-		/* the created header is the revision now, not what was replayed yet */
+		/*
+		 * The created header is the revision now, not what was replayed yet.
+		 * But a watch "from now" covers exactly the revisions after it: resume
+		 * from there, or what is written while a reconnect is pending is lost.
+		 */
+		if (w->start_revision == 0 && w->last_revision == 0)
+			w->last_revision = m->header.revision;
 		goto out;
 	}
 	if (m->n_events == 0) {
@@ -1147,13 +1152,19 @@ static void drain_done(struct tartan_etcd_client *c, CURLM *multi)
 
 static void after_socket_action(struct tartan_etcd_client *c)
 {
-	struct tartan_etcd_watch *w, *next;
+	struct tartan_etcd_watch *w;
 
-	/* complete watch lines first, so a stream's end sees all its data handled */
-	for (w = c->watches; w; w = next) {
-		next = w->next;
-		if (w->pending && !w->stopped)
-			watch_process(w);
+	/*
+	 * Complete watch lines first, so a stream's end sees all its data
+	 * handled. A callback may free any watch: rescan from the head after
+	 * each one (processing clears pending, so this ends).
+	 */
+	for (;;) {
+		for (w = c->watches; w && !(w->pending && !w->stopped); w = w->next)
+			;
+		if (!w)
+			break;
+		watch_process(w);
 	}
 	drain_done(c, c->http1.multi);
 	drain_done(c, c->http2.multi);
@@ -1228,8 +1239,8 @@ int tartan_etcd_client_new(struct ev_loop *loop, const struct tartan_etcd_option
 			   struct tartan_etcd_client **ret)
 {
 	static const char *const default_endpoint[] = { "http://127.0.0.1:2379" };
-	const char *const *endpoints = opts->endpoints;
-	size_t n_endpoints = opts->n_endpoints;
+	const char *const *endpoints;
+	size_t n_endpoints;
 	struct tartan_etcd_client *c;
 	bool tls_files, any_https = false, any_http = false;
 	size_t i;
@@ -1237,6 +1248,8 @@ int tartan_etcd_client_new(struct ev_loop *loop, const struct tartan_etcd_option
 
 	if (!loop || !opts || !ret)
 		return -EINVAL;
+	endpoints = opts->endpoints;
+	n_endpoints = opts->n_endpoints;
 	if (n_endpoints == 0) {
 		endpoints = default_endpoint;
 		n_endpoints = 1;

@@ -79,6 +79,8 @@ int tartan_etcd_sync_run(struct tartan_etcd_sync *s, const bool *done, unsigned 
 
 	ev_timer_init(&deadline, deadline_cb, timeout_ms / 1000.0, 0.);
 	deadline.data = &expired;
+	/* the loop's cached time may be old: the caller worked since it last ran */
+	ev_now_update(s->loop);
 	if (timeout_ms)
 		ev_timer_start(s->loop, &deadline);
 	while (!*done && !expired)

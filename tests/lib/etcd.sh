@@ -21,7 +21,7 @@
 #	ETCD_ENDPOINTS, ETCD_ENDPOINTS_NAME (clusters: comma-separated client URLs)
 # Other helpers: free_port [N], wait_until SEC CMD..., on_exit CMD, tmpdir_new VAR.
 # TAP: tap_plan N, tap_ok, tap_fail, tap_skip, tap_is, tap_like, tap_check, tap_check_fails,
-#	tap_diag, tap_bail, tap_done.
+#	tap_diag, tap_bail, tap_failed, tap_done.
 #
 # Every etcd is started by this shell, recorded by PID and killed by that PID only: by
 # etcd_kill, etcd_stop_all or the EXIT trap installed here, which also removes the temp dirs
@@ -39,6 +39,15 @@
 #
 # Environment knobs: ETCD_BIN (default /usr/bin/etcd), ETCD_START_TIMEOUT (seconds, default
 # 10), TARTAN_KEEP_TMP=1 (keep temp dirs and print where they are).
+#
+# Network namespaces: with ETCD_NETNS=NS (a namespace the test made, e.g. with
+# tests/lib/netns.sh) and ETCD_LISTEN_IP=ADDR (an address in NS; default 127.0.0.1, NS's own
+# loopback), etcd_start and etcd_cluster_start run the new instances with `ip netns exec NS`,
+# listening on ADDR, and do their port and /health checks inside NS. An instance keeps the
+# namespace and address it was started with (etcd_restart uses them again) and ETCD_ENDPOINT
+# is http://ADDR:PORT; it is reachable only from inside NS (or through NS's links), so run
+# etcdctl as `ip netns exec NS etcdctl ...`. Without ETCD_NETNS nothing changes: 127.0.0.1 in
+# the test's own namespace.
 
 if [[ -n ${_TARTAN_ETCD_SH:-} ]]; then
 	return 0
@@ -49,7 +58,7 @@ _TARTAN_ETCD_SH=1
 : "${ETCD_START_TIMEOUT:=10}"
 
 declare -gA _ETCD_PID=() _ETCD_CPORT=() _ETCD_PPORT=() _ETCD_DIR=() _ETCD_CLUSTER=()
-declare -gA _ETCD_TOKEN=() _ETCD_EXTRA=() _ETCD_STATE=()
+declare -gA _ETCD_TOKEN=() _ETCD_EXTRA=() _ETCD_STATE=() _ETCD_NS=() _ETCD_HOST=()
 declare -ga _ETCD_NAMES=() _TARTAN_ON_EXIT=() _TARTAN_TMPDIRS=()
 _TAP_N=0
 _TAP_FAILED=0
@@ -166,14 +175,17 @@ _pid_alive()
 	[[ ${stat%% *} != Z ]]
 }
 
-# _pid_listens PID PORT: true if process PID has a TCP socket listening on PORT.
+# _pid_listens PID PORT [NETNS]: true if process PID has a TCP socket listening on PORT (in
+# network namespace NETNS if given).
 _pid_listens()
 {
 	local -
 	set +e
+	local netns=()
 	# without ss (iproute2) trust /health alone
 	command -v ss >/dev/null 2>&1 || return 0
-	[[ $(ss -Htlnp "sport = :$2" 2>/dev/null) == *"pid=$1,"* ]]
+	[[ -z ${3:-} ]] || netns=(ip netns exec "$3")
+	[[ $("${netns[@]}" ss -Htlnp "sport = :$2" 2>/dev/null) == *"pid=$1,"* ]]
 }
 
 # _kill_pids SIG PID...: signal each PID, wait up to 10 s for all to exit, SIGKILL the rest,
@@ -226,16 +238,36 @@ _etcd_check_name()
 	fi
 }
 
+# _etcd_host NAME: the address instance NAME listens on.
+_etcd_host()
+{
+	printf '%s' "${_ETCD_HOST[$1]:-127.0.0.1}"
+}
+
+# _etcd_in_ns NAME CMD [ARGS...]: run CMD in the network namespace of instance NAME (the
+# test's own namespace if it has none).
+_etcd_in_ns()
+{
+	local ns=${_ETCD_NS[$1]:-}
+	shift
+	if [[ -n $ns ]]; then
+		ip netns exec "$ns" "$@"
+	else
+		"$@"
+	fi
+}
+
 # _etcd_export NAME: set the ETCD_* variables for the latest instance and ETCD_*_NAME for NAME.
 _etcd_export()
 {
 	local -
 	set +e
 	local name=$1 c=${_ETCD_CPORT[$1]} p=${_ETCD_PPORT[$1]} dir=${_ETCD_DIR[$1]}
-	local var val
+	local var val host
 
+	host=$(_etcd_host "$name")
 	export ETCD_NAME=$name
-	export ETCD_ENDPOINT=http://127.0.0.1:$c
+	export ETCD_ENDPOINT=http://$host:$c
 	export ETCD_PID=${_ETCD_PID[$name]:-}
 	export ETCD_DATA_DIR=$dir/data
 	export ETCD_LOG=$dir/etcd.log
@@ -253,7 +285,11 @@ _etcd_spawn()
 	local -
 	set +e
 	local name=$1 c=${_ETCD_CPORT[$1]} p=${_ETCD_PPORT[$1]} dir=${_ETCD_DIR[$1]}
-	local extra=() pdeath=() unset_env=() v
+	local extra=() pdeath=() unset_env=() v host netns=()
+
+	host=$(_etcd_host "$name")
+	# ip netns exec execs etcd in the same process: the PID recorded below stays etcd's.
+	[[ -z ${_ETCD_NS[$name]:-} ]] || netns=(ip netns exec "${_ETCD_NS[$name]}")
 
 	eval "extra=(${_ETCD_EXTRA[$name]:-})"
 	# etcd takes every ETCD_* environment variable as a flag (ETCD_NAME, ETCD_DATA_DIR, ...)
@@ -266,13 +302,13 @@ _etcd_spawn()
 		pdeath=(setpriv --pdeathsig KILL --)
 	fi
 	echo "=== tartan test: starting etcd '$name' $(date +%T.%N) ===" >>"$dir/etcd.log"
-	env "${unset_env[@]}" "${pdeath[@]}" "$ETCD_BIN" \
+	env "${unset_env[@]}" "${pdeath[@]}" "${netns[@]}" "$ETCD_BIN" \
 		--name "$name" \
 		--data-dir "$dir/data" \
-		--listen-client-urls "http://127.0.0.1:$c" \
-		--advertise-client-urls "http://127.0.0.1:$c" \
-		--listen-peer-urls "http://127.0.0.1:$p" \
-		--initial-advertise-peer-urls "http://127.0.0.1:$p" \
+		--listen-client-urls "http://$host:$c" \
+		--advertise-client-urls "http://$host:$c" \
+		--listen-peer-urls "http://$host:$p" \
+		--initial-advertise-peer-urls "http://$host:$p" \
 		--initial-cluster "${_ETCD_CLUSTER[$name]}" \
 		--initial-cluster-token "${_ETCD_TOKEN[$name]}" \
 		--initial-cluster-state new \
@@ -311,12 +347,14 @@ _etcd_wait_healthy()
 			fi
 			# Ask /health only once our process listens on the port: until then (or
 			# for good, if the bind failed) another test's server may answer there.
-			if ! _pid_listens "${_ETCD_PID[$name]}" "${_ETCD_CPORT[$name]}"; then
+			if ! _pid_listens "${_ETCD_PID[$name]}" "${_ETCD_CPORT[$name]}" \
+				"${_ETCD_NS[$name]:-}"; then
 				out="our etcd does not listen on port ${_ETCD_CPORT[$name]} yet"
 				still+=("$name")
 				continue
 			fi
-			out=$(curl -s -m 1 "http://127.0.0.1:${_ETCD_CPORT[$name]}/health" 2>/dev/null)
+			out=$(_etcd_in_ns "$name" curl -s -m 1 \
+				"http://$(_etcd_host "$name"):${_ETCD_CPORT[$name]}/health" 2>/dev/null)
 			[[ $out == *'"health":"true"'* ]] || still+=("$name")
 		done
 		((${#still[@]})) || return 0
@@ -353,7 +391,7 @@ _etcd_bootstrap()
 			name=${names[$i]}
 			_ETCD_CPORT[$name]=${ports[$((2 * i))]}
 			_ETCD_PPORT[$name]=${ports[$((2 * i + 1))]}
-			cluster+=${cluster:+,}$name=http://127.0.0.1:${_ETCD_PPORT[$name]}
+			cluster+=${cluster:+,}$name=http://$(_etcd_host "$name"):${_ETCD_PPORT[$name]}
 		done
 		for name in "${names[@]}"; do
 			_ETCD_CLUSTER[$name]=$cluster
@@ -425,6 +463,9 @@ _etcd_new_dir()
 	_ETCD_DIR[$name]=$dir
 	_ETCD_NAMES+=("$name")
 	_ETCD_STATE[$name]=stopped
+	# the namespace and address of ETCD_NETNS / ETCD_LISTEN_IP, for good (etcd_restart)
+	_ETCD_NS[$name]=${ETCD_NETNS:-}
+	_ETCD_HOST[$name]=${ETCD_LISTEN_IP:-127.0.0.1}
 	: >"$dir/etcd.log"
 }
 
@@ -487,7 +528,7 @@ etcd_cluster_start()
 	_etcd_bootstrap "${members[@]}" || return 1
 	for i in "${members[@]}"; do
 		_etcd_export "$i"
-		eps+=${eps:+,}http://127.0.0.1:${_ETCD_CPORT[$i]}
+		eps+=${eps:+,}http://$(_etcd_host "$i"):${_ETCD_CPORT[$i]}
 	done
 	export ETCD_ENDPOINTS=$eps
 	declare -gx "ETCD_ENDPOINTS_$name=$eps"
@@ -613,7 +654,7 @@ etcd_endpoint()
 	set +e
 	local name
 	name=$(_etcd_resolve_name "${1:-}") || return 1
-	echo "http://127.0.0.1:${_ETCD_CPORT[$name]}"
+	echo "http://$(_etcd_host "$name"):${_ETCD_CPORT[$name]}"
 }
 
 # etcd_dump_logs: print the tail of every instance's log as TAP comments on stderr.
@@ -761,6 +802,13 @@ tap_bail()
 	echo "Bail out! $*"
 	_TAP_PLANNED=bail
 	exit 1
+}
+
+# tap_failed: true if a check failed so far, or (in an on_exit command) the script stopped
+# before tap_done; for cleanup that shows more (daemon logs) only when something went wrong.
+tap_failed()
+{
+	((_TAP_FAILED > 0)) || [[ -z ${_TAP_DONE:-} ]]
 }
 
 # tap_done: print the plan if none was given, then exit 0 if every test passed, 1 otherwise.

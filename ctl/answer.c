@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/answer.h"
+
+/* gmtime_r() and "%Y" agree on years 1..9999; beyond, print "-" */
+#define TIME_MIN (-62135596800LL) /* 0001-01-01T00:00:00Z */
+#define TIME_MAX 253402300799LL	  /* 9999-12-31T23:59:59Z */
+
+int tartan_ctl_escape(const char *s, size_t len, char **ret)
+{
+	static const char hex[] = "0123456789abcdef";
+	char *out, *p;
+
+	if (!s || !ret)
+		return -EINVAL;
+	if (len > (SIZE_MAX - 1) / 4)
+		return -ENOMEM;
+	out = malloc(len * 4 + 1);
+	if (!out)
+		return -ENOMEM;
+	p = out;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch >= 0x20 && ch < 0x7f) {
+			*p++ = (char)ch;
+		} else {
+			*p++ = '\\';
+			*p++ = 'x';
+			*p++ = hex[ch >> 4];
+			*p++ = hex[ch & 15];
+		}
+	}
+	*p = '\0';
+	*ret = out;
+	return 0;
+}
+
+int tartan_ctl_answer_parse(const char *line, size_t len, json_t **ret_result, char **ret_error)
+{
+	json_t *answer, *ok, *field;
+	json_error_t jerr;
+	char *error = NULL;
+	int r;
+
+	if ((!line && len > 0) || !ret_result || !ret_error)
+		return -EINVAL;
+	if (len > TARTAN_CTL_ANSWER_MAX)
+		return -EBADMSG;
+	answer = json_loadb(line ? line : "", len, 0, &jerr);
+	if (!answer)
+		return json_error_code(&jerr) == json_error_out_of_memory ? -ENOMEM : -EBADMSG;
+	ok = json_object_get(answer, "ok");
+	if (!json_is_object(answer) || !json_is_boolean(ok)) {
+		r = -EBADMSG;
+		goto out;
+	}
+	if (json_is_true(ok)) {
+		field = json_object_get(answer, "result");
+		if (!json_is_object(field)) {
+			r = -EBADMSG;
+			goto out;
+		}
+		*ret_result = json_incref(field);
+		*ret_error = NULL;
+		r = 0;
+		goto out;
+	}
+	field = json_object_get(answer, "error");
+	if (json_is_string(field))
+		r = tartan_ctl_escape(json_string_value(field), json_string_length(field), &error);
+	else
+		r = tartan_ctl_escape("no message", 10, &error);
+	if (r < 0)
+		goto out;
+	*ret_result = NULL;
+	*ret_error = error;
+	r = 0;
+out:
+	json_decref(answer);
+	return r;
+}
+
+/* the escaped string, or "-" when v is not a string */
+static int string_cell(json_t *v, char **ret)
+{
+	if (!json_is_string(v))
+		return tartan_ctl_escape("-", 1, ret);
+	return tartan_ctl_escape(json_string_value(v), json_string_length(v), ret);
+}
+
+/* "2023-11-14T22:13:20Z", or "-" when out of range */
+static void format_time(json_int_t t, char buf[static 32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t < TIME_MIN || t > TIME_MAX || !gmtime_r(&tt, &tm) ||
+	    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		strcpy(buf, "-");
+}
+
+/* a lease expiry: unix seconds, null for a reservation (no etcd lease) */
+static void format_expiry(json_t *v, char buf[static 32])
+{
+	if (json_is_null(v))
+		strcpy(buf, "never");
+	else if (json_is_integer(v))
+		format_time(json_integer_value(v), buf);
+	else
+		strcpy(buf, "-");
+}
+
+/* "2d 3h", "23h 59m", "5m 3s", "42s" */
+static void format_duration(long long s, char buf[static 48])
+{
+	if (s >= 86400)
+		snprintf(buf, 48, "%lldd %lldh", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(buf, 48, "%lldh %lldm", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(buf, 48, "%lldm %llds", s / 60, s % 60);
+	else
+		snprintf(buf, 48, "%llds", s);
+}
+
+/* closes f; the text on success, -ENOMEM when a write to it failed */
+static int memstream_finish(FILE *f, char **buf, char **ret_text)
+{
+	bool failed = ferror(f) != 0;
+
+	if (fclose(f) != 0 || failed || !*buf) {
+		free(*buf);
+		*buf = NULL;
+		return -ENOMEM;
+	}
+	*ret_text = *buf;
+	*buf = NULL;
+	return 0;
+}
+
+enum field_kind {
+	FIELD_STRING,
+	FIELD_INTEGER,
+	FIELD_EXPIRY,
+	FIELD_ETCD,
+};
+
+static const struct {
+	const char *label;
+	const char *key;
+	enum field_kind kind;
+} status_fields[] = {
+	{ "State", "state", FIELD_STRING },
+	{ "Network", "network", FIELD_STRING },
+	{ "Subnet", "subnet", FIELD_STRING },
+	{ "Public IP", "public_ip", FIELD_STRING },
+	{ "Backend", "backend", FIELD_STRING },
+	{ "MTU", "mtu", FIELD_INTEGER },
+	{ "Lease expiry", "lease_expiry", FIELD_EXPIRY },
+	{ "Peers", "peers", FIELD_INTEGER },
+	{ "etcd", "etcd_endpoint", FIELD_ETCD },
+	{ "Subnet file", "subnet_file", FIELD_STRING },
+};
+
+int tartan_ctl_render_status(json_t *result, time_t now, char **ret_text)
+{
+	char *buf = NULL, *cell = NULL;
+	size_t size = 0;
+	FILE *f;
+	int r = 0;
+
+	if (!ret_text)
+		return -EINVAL;
+	f = open_memstream(&buf, &size);
+	if (!f)
+		return -ENOMEM;
+	for (size_t i = 0; i < sizeof(status_fields) / sizeof(status_fields[0]); i++) {
+		/* json_object_get() of a non-object is NULL: every field "-" */
+		json_t *v = json_object_get(result, status_fields[i].key);
+		char label[32], tbuf[32], dbuf[48];
+
+		snprintf(label, sizeof(label), "%s:", status_fields[i].label);
+		switch (status_fields[i].kind) {
+		case FIELD_STRING:
+			r = string_cell(v, &cell);
+			if (r < 0)
+				goto fail;
+			fprintf(f, "%-14s%s\n", label, cell);
+			free(cell);
+			cell = NULL;
+			break;
+		case FIELD_INTEGER:
+			if (json_is_integer(v))
+				fprintf(f, "%-14s%" JSON_INTEGER_FORMAT "\n", label,
+					json_integer_value(v));
+			else
+				fprintf(f, "%-14s-\n", label);
+			break;
+		case FIELD_EXPIRY:
+			if (json_is_null(v)) {
+				fprintf(f, "%-14snever (a reservation)\n", label);
+				break;
+			}
+			format_expiry(v, tbuf);
+			if (strcmp(tbuf, "-") == 0) {
+				fprintf(f, "%-14s-\n", label);
+				break;
+			}
+			/* json_is_integer(v) and in range here */
+			if (json_integer_value(v) > (json_int_t)now) {
+				format_duration((long long)(json_integer_value(v) - now), dbuf);
+				fprintf(f, "%-14s%s (in %s)\n", label, tbuf, dbuf);
+			} else {
+				format_duration((long long)(now - json_integer_value(v)), dbuf);
+				fprintf(f, "%-14s%s (expired %s ago)\n", label, tbuf, dbuf);
+			}
+			break;
+		case FIELD_ETCD: {
+			json_t *connected = json_object_get(result, "etcd_connected");
+
+			r = string_cell(v, &cell);
+			if (r < 0)
+				goto fail;
+			fprintf(f, "%-14s%s%s\n", label, cell,
+				json_is_true(connected)	   ? " (connected)"
+				: json_is_false(connected) ? " (not connected)"
+							   : "");
+			free(cell);
+			cell = NULL;
+			break;
+		}
+		}
+	}
+	return memstream_finish(f, &buf, ret_text);
+fail:
+	free(cell);
+	fclose(f);
+	free(buf);
+	return r;
+}
+
+#define LEASE_COLUMNS 5
+
+static const char *const lease_headers[LEASE_COLUMNS] = {
+	"SUBNET", "PUBLIC-IP", "BACKEND", "EXPIRES", "OWN",
+};
+
+/* the cells of one lease; anything not an object is a row of "-" */
+static int lease_row(json_t *lease, char *cells[static LEASE_COLUMNS])
+{
+	json_t *own = json_object_get(lease, "own");
+	char tbuf[32];
+	int r;
+
+	r = string_cell(json_object_get(lease, "subnet"), &cells[0]);
+	if (r >= 0)
+		r = string_cell(json_object_get(lease, "public_ip"), &cells[1]);
+	if (r >= 0)
+		r = string_cell(json_object_get(lease, "backend"), &cells[2]);
+	if (r < 0)
+		return r;
+	/* "expiry" absent is unknown; present and null is a reservation */
+	if (json_is_object(lease) && json_object_get(lease, "expiry"))
+		format_expiry(json_object_get(lease, "expiry"), tbuf);
+	else
+		strcpy(tbuf, "-");
+	cells[3] = strdup(tbuf);
+	cells[4] = strdup(json_is_true(own) ? "yes" : json_is_false(own) ? "no" : "-");
+	return cells[3] && cells[4] ? 0 : -ENOMEM;
+}
+
+int tartan_ctl_render_leases(json_t *result, char **ret_text)
+{
+	json_t *leases = json_object_get(result, "leases");
+	size_t n, width[LEASE_COLUMNS], size = 0;
+	char **cells = NULL, *buf = NULL;
+	FILE *f = NULL;
+	int r;
+
+	if (!ret_text)
+		return -EINVAL;
+	if (!json_is_array(leases))
+		return -EBADMSG;
+	n = json_array_size(leases);
+	cells = calloc((n + 1) * LEASE_COLUMNS, sizeof(char *));
+	if (!cells)
+		return -ENOMEM;
+	for (size_t c = 0; c < LEASE_COLUMNS; c++) {
+		cells[c] = strdup(lease_headers[c]);
+		if (!cells[c]) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		r = lease_row(json_array_get(leases, i), &cells[(i + 1) * LEASE_COLUMNS]);
+		if (r < 0)
+			goto out;
+	}
+	for (size_t c = 0; c < LEASE_COLUMNS; c++) {
+		width[c] = 0;
+		for (size_t i = 0; i <= n; i++) {
+			size_t l = strlen(cells[i * LEASE_COLUMNS + c]);
+
+			if (l > width[c])
+				width[c] = l;
+		}
+	}
+	f = open_memstream(&buf, &size);
+	if (!f) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i <= n; i++) {
+		for (size_t c = 0; c < LEASE_COLUMNS; c++) {
+			const char *cell = cells[i * LEASE_COLUMNS + c];
+
+			/* two spaces between columns, none after the last */
+			if (c + 1 < LEASE_COLUMNS)
+				fprintf(f, "%-*s  ", (int)width[c], cell);
+			else
+				fprintf(f, "%s\n", cell);
+		}
+	}
+	r = memstream_finish(f, &buf, ret_text);
+	f = NULL;
+out:
+	if (f)
+		fclose(f);
+	free(buf);
+	if (cells)
+		for (size_t i = 0; i < (n + 1) * LEASE_COLUMNS; i++)
+			free(cells[i]);
+	free(cells);
+	return r;
+}
+
+int tartan_ctl_render_json(json_t *value, char **ret_text)
+{
+	char *s, *text;
+	size_t n;
+
+	if (!value || !ret_text)
+		return -EINVAL;
+	/* ENSURE_ASCII: no byte from the socket reaches the terminal raw */
+	s = json_dumps(value, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+	if (!s)
+		return -ENOMEM;
+	/* jansson leaves DEL (0x7f) as it is; it can only be inside a string,
+	 * where \u007f means the same */
+	n = strlen(s);
+	for (const char *p = s; *p; p++)
+		if (*p == 0x7f)
+			n += 5;
+	text = malloc(n + 2);
+	if (!text) {
+		free(s);
+		return -ENOMEM;
+	}
+	n = 0;
+	for (const char *p = s; *p; p++) {
+		if (*p == 0x7f) {
+			memcpy(text + n, "\\u007f", 6);
+			n += 6;
+		} else {
+			text[n++] = *p;
+		}
+	}
+	free(s);
+	text[n] = '\n';
+	text[n + 1] = '\0';
+	*ret_text = text;
+	return 0;
+}

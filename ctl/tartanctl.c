@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tartanctl: asks the tartand on this node what it holds, over its control
+ * socket (daemon/control.h), and prints the answer as text or JSON.
+ *
+ * Exit status: 0 done; 1 the daemon answered with an error (or an answer
+ * tartanctl cannot read); 2 usage; 3 tartand not reachable (no socket, no
+ * daemon behind it, no answer in time).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "ctl/answer.h"
+
+#ifndef TARTAN_VERSION
+#error "TARTAN_VERSION comes from the root meson.build"
+#endif
+
+#define DEFAULT_SOCKET "/run/tartan/tartand.sock"
+#define DEFAULT_TIMEOUT 5.0
+
+enum {
+	EXIT_OK = 0,
+	EXIT_ANSWERED_ERROR = 1,
+	EXIT_USAGE = 2,
+	EXIT_UNREACHABLE = 3,
+};
+
+struct args {
+	const char *socket_path;
+	bool json;
+	double timeout;
+	const char *command;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: tartanctl [--socket PATH] [--json] [--timeout SEC] COMMAND\n"
+		   "\n"
+		   "Shows what the tartand on this node holds, through its control socket.\n"
+		   "\n"
+		   "Commands:\n"
+		   "  status    this node: state, lease, backend, peers, etcd connection\n"
+		   "  leases    the subnet leases of every node in the network\n"
+		   "  version   tartanctl's version\n"
+		   "\n"
+		   "Options:\n"
+		   "  --socket PATH   the control socket (default $TARTAN_SOCKET, else\n"
+		   "                  " DEFAULT_SOCKET ")\n"
+		   "  --json          print the daemon's result as JSON\n"
+		   "  --timeout SEC   give up after SEC seconds (default 5)\n"
+		   "  -h, --help      this text\n"
+		   "  --version       tartanctl's version\n"
+		   "\n"
+		   "Exit status: 0 done, 1 the daemon answered with an error, 2 usage error,\n"
+		   "3 tartand not reachable.\n");
+}
+
+static double now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* milliseconds left until deadline, at least 0 */
+static int ms_left(double deadline)
+{
+	double left = deadline - now_mono();
+
+	/* rounded up, so that poll() does not wake just before the deadline */
+	return left <= 0 ? 0 : (int)(left * 1000) + 1;
+}
+
+/*
+ * Connects within the timeout. A unix connect() waits only when the
+ * listen backlog is full, for as long as SO_SNDTIMEO allows; it then fails
+ * with EAGAIN, which is reported as ETIMEDOUT.
+ */
+static int ctl_connect(const char *path, double timeout, int *ret_fd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = {
+		.tv_sec = (time_t)timeout,
+		.tv_usec = (suseconds_t)((timeout - (double)(time_t)timeout) * 1e6),
+	};
+	int fd, r;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = errno == EAGAIN ? -ETIMEDOUT : -errno;
+		close(fd);
+		return r;
+	}
+	/* from here on, poll() keeps the one deadline */
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+static int wait_for(int fd, short events, double deadline)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int n;
+
+	do
+		n = poll(&p, 1, ms_left(deadline));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return n == 0 ? -ETIMEDOUT : 0;
+}
+
+static int send_all(int fd, const char *data, size_t len, double deadline)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+		int r;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			r = wait_for(fd, POLLOUT, deadline);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* one line, '\n' included, at most TARTAN_CTL_ANSWER_MAX bytes */
+static int read_line(int fd, double deadline, char **ret_line, size_t *ret_len)
+{
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
+	int r;
+
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			size_t ncap = cap ? cap * 2 : 65536;
+			char *nbuf;
+
+			if (cap >= TARTAN_CTL_ANSWER_MAX) {
+				r = -EMSGSIZE;
+				goto out;
+			}
+			if (ncap > TARTAN_CTL_ANSWER_MAX)
+				ncap = TARTAN_CTL_ANSWER_MAX;
+			nbuf = realloc(buf, ncap);
+			if (!nbuf) {
+				r = -ENOMEM;
+				goto out;
+			}
+			buf = nbuf;
+			cap = ncap;
+		}
+		n = recv(fd, buf + len, cap - len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			r = wait_for(fd, POLLIN, deadline);
+			if (r < 0)
+				goto out;
+			continue;
+		}
+		if (n < 0) {
+			r = -errno;
+			goto out;
+		}
+		if (n == 0) {
+			/* the daemon hung up before a whole line */
+			r = -ECONNRESET;
+			goto out;
+		}
+		/* only the new bytes can hold the first '\n' */
+		if (memchr(buf + len, '\n', (size_t)n)) {
+			len += (size_t)n;
+			*ret_len = (size_t)((char *)memchr(buf, '\n', len) - buf) + 1;
+			*ret_line = buf;
+			return 0;
+		}
+		len += (size_t)n;
+	}
+out:
+	free(buf);
+	return r;
+}
+
+static int parse_args(int argc, char **argv, struct args *ret)
+{
+	static const struct option options[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{},
+	};
+	struct args a = { .timeout = DEFAULT_TIMEOUT };
+	const char *env;
+	char *end;
+	int opt;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			if (!*optarg) {
+				fprintf(stderr, "tartanctl: --socket needs a path\n");
+				return -EINVAL;
+			}
+			a.socket_path = optarg;
+			break;
+		case 'j':
+			a.json = true;
+			break;
+		case 't':
+			errno = 0;
+			a.timeout = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !isfinite(a.timeout) ||
+			    a.timeout <= 0 || a.timeout > 86400) {
+				fprintf(stderr,
+					"tartanctl: --timeout: \"%s\" is not a number of seconds "
+					"in (0, 86400]\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			exit(EXIT_OK);
+		case 'V':
+			a.command = "version";
+			break;
+		case ':':
+			fprintf(stderr, "tartanctl: %s needs a value\n", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			fprintf(stderr, "tartanctl: unknown option %s\n", argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (!a.command) {
+		if (optind >= argc) {
+			fprintf(stderr, "tartanctl: no command given\n");
+			return -EINVAL;
+		}
+		a.command = argv[optind++];
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tartanctl: %s: unexpected argument \"%s\"\n", a.command,
+			argv[optind]);
+		return -EINVAL;
+	}
+	if (!a.socket_path) {
+		env = getenv("TARTAN_SOCKET");
+		a.socket_path = env && *env ? env : DEFAULT_SOCKET;
+	}
+	*ret = a;
+	return 0;
+}
+
+/* prints text to stdout; a failed write (full disk, closed pipe) is an error */
+static int print_text(const char *text)
+{
+	if (fputs(text, stdout) == EOF || fflush(stdout) == EOF) {
+		fprintf(stderr, "tartanctl: writing the output: %s\n", strerror(errno));
+		return EXIT_ANSWERED_ERROR;
+	}
+	return EXIT_OK;
+}
+
+static int cmd_version(const struct args *a)
+{
+	json_t *v;
+	char *text = NULL;
+	int r;
+
+	if (!a->json)
+		return print_text("tartanctl " TARTAN_VERSION "\n");
+	/* an object, so that the daemon's version can join it later */
+	v = json_pack("{s:s}", "tartanctl", TARTAN_VERSION);
+	if (!v || tartan_ctl_render_json(v, &text) < 0) {
+		json_decref(v);
+		fprintf(stderr, "tartanctl: out of memory\n");
+		return EXIT_ANSWERED_ERROR;
+	}
+	r = print_text(text);
+	free(text);
+	json_decref(v);
+	return r;
+}
+
+/* asks the daemon and prints its result; returns the exit status */
+static int cmd_daemon(const struct args *a)
+{
+	double deadline = now_mono() + a->timeout;
+	char *request = NULL, *line = NULL, *error = NULL, *text = NULL;
+	json_t *req, *result = NULL;
+	size_t line_len = 0;
+	int fd = -1, r, status;
+
+	r = ctl_connect(a->socket_path, a->timeout, &fd);
+	if (r < 0) {
+		fprintf(stderr, "tartanctl: cannot reach tartand at %s: %s; is it running?\n",
+			a->socket_path, strerror(-r));
+		return EXIT_UNREACHABLE;
+	}
+	req = json_pack("{s:s}", "command", a->command);
+	request = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (!request) {
+		fprintf(stderr, "tartanctl: out of memory\n");
+		status = EXIT_ANSWERED_ERROR;
+		goto out;
+	}
+	r = send_all(fd, request, strlen(request), deadline);
+	if (r >= 0)
+		r = send_all(fd, "\n", 1, deadline);
+	/* a daemon that refuses us (not root, too many clients) writes one
+	 * error line and hangs up, maybe before our request went out: that
+	 * line, if there is one, says more than EPIPE */
+	if (r >= 0 || r == -EPIPE || r == -ECONNRESET) {
+		int rr = read_line(fd, deadline, &line, &line_len);
+
+		if (r >= 0 || rr >= 0)
+			r = rr;
+		/* either way the daemon closed the connection on us */
+		if (r == -EPIPE)
+			r = -ECONNRESET;
+	}
+	if (r == -ETIMEDOUT) {
+		fprintf(stderr, "tartanctl: %s: no answer from tartand at %s within %g s\n",
+			a->command, a->socket_path, a->timeout);
+		status = EXIT_UNREACHABLE;
+		goto out;
+	}
+	if (r == -EMSGSIZE) {
+		fprintf(stderr, "tartanctl: %s: the answer from tartand is longer than %d bytes\n",
+			a->command, TARTAN_CTL_ANSWER_MAX);
+		status = EXIT_ANSWERED_ERROR;
+		goto out;
+	}
+	if (r < 0) {
+		fprintf(stderr, "tartanctl: %s: talking to tartand at %s: %s\n", a->command,
+			a->socket_path,
+			r == -ECONNRESET ? "the connection closed before an answer" : strerror(-r));
+		status = EXIT_UNREACHABLE;
+		goto out;
+	}
+
+	r = tartan_ctl_answer_parse(line, line_len, &result, &error);
+	if (r < 0) {
+		fprintf(stderr, "tartanctl: %s: %s\n", a->command,
+			r == -ENOMEM ? "out of memory" : "malformed answer from tartand");
+		status = EXIT_ANSWERED_ERROR;
+		goto out;
+	}
+	if (error) {
+		fprintf(stderr, "tartanctl: %s: %s\n", a->command, error);
+		status = EXIT_ANSWERED_ERROR;
+		goto out;
+	}
+	if (a->json)
+		r = tartan_ctl_render_json(result, &text);
+	else if (strcmp(a->command, "status") == 0)
+		r = tartan_ctl_render_status(result, time(NULL), &text);
+	else
+		r = tartan_ctl_render_leases(result, &text);
+	if (r < 0) {
+		fprintf(stderr, "tartanctl: %s: %s\n", a->command,
+			r == -ENOMEM ? "out of memory" : "malformed answer from tartand");
+		status = EXIT_ANSWERED_ERROR;
+		goto out;
+	}
+	status = print_text(text);
+out:
+	free(text);
+	free(error);
+	json_decref(result);
+	free(line);
+	free(request);
+	if (fd >= 0)
+		close(fd);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a;
+
+	if (parse_args(argc, argv, &a) < 0) {
+		fprintf(stderr, "Try 'tartanctl --help'.\n");
+		return EXIT_USAGE;
+	}
+	if (strcmp(a.command, "version") == 0)
+		return cmd_version(&a);
+	if (strcmp(a.command, "status") == 0 || strcmp(a.command, "leases") == 0)
+		return cmd_daemon(&a);
+	fprintf(stderr, "tartanctl: unknown command \"%s\"\nTry 'tartanctl --help'.\n",
+		a.command);
+	return EXIT_USAGE;
+}

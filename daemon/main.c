@@ -1,0 +1,531 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tartand: one libev loop; subsystems started in the order of one static
+ * table and stopped in reverse, also when start-up fails half way.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ev.h>
+#include <signal.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/control.h"
+#include "daemon/log.h"
+#include "daemon/options.h"
+#include "etcd/client.h"
+#include "flannel/registry.h"
+#include "flannel/subnet-env.h"
+#include "netcfg/file.h"
+#include "netcfg/iface.h"
+
+#define SUBNET_FILE_MAX 4096
+
+struct daemon {
+	struct ev_loop *loop;
+	struct tartan_options *opts;
+	struct tartan_iface iface;
+	struct tartan_etcd_client *etcd;
+	struct tartan_flannel_registry *registry;
+	struct tartan_control *control;
+	struct tartan_flannel_backend backend;
+	bool backend_ok;
+	unsigned mtu;
+	bool subnet_file_written;
+	struct tartan_ratelimit log_rl[8];
+	const char *log_rl_key[8];
+	ev_signal sigterm, sigint, sighup;
+	int exit_code;
+};
+
+/* --- logging for the registry, rate-limited per kind of message ----------------- */
+
+static struct tartan_ratelimit *ratelimit_for(struct daemon *d, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < 8 && d->log_rl_key[i]; i++)
+		if (strcmp(d->log_rl_key[i], key) == 0)
+			return &d->log_rl[i];
+	if (i == 8)
+		return NULL;
+	/* keys of the repeating kinds are string literals: keep the pointer */
+	d->log_rl_key[i] = key;
+	d->log_rl[i] = TARTAN_RATELIMIT_INIT(60ull * 1000000, 1);
+	return &d->log_rl[i];
+}
+
+static void registry_log(enum tartan_flannel_log_level level, const char *key, const char *message,
+			 void *userdata)
+{
+	static const enum tartan_log_level map[] = {
+		[TARTAN_FLANNEL_LOG_ERROR] = TARTAN_LOG_ERROR,
+		[TARTAN_FLANNEL_LOG_WARNING] = TARTAN_LOG_WARNING,
+		[TARTAN_FLANNEL_LOG_INFO] = TARTAN_LOG_INFO,
+		[TARTAN_FLANNEL_LOG_DEBUG] = TARTAN_LOG_DEBUG,
+	};
+	struct daemon *d = userdata;
+	struct tartan_ratelimit *rl = NULL;
+
+	/* waiting and retrying repeat while etcd or the config is missing: say so once a
+	 * minute; one-off events (a bad peer key names itself) always pass */
+	if (strncmp(key, "config-", 7) == 0 || strncmp(key, "lease-", 6) == 0 ||
+	    strncmp(key, "peers-", 6) == 0)
+		rl = ratelimit_for(d, key);
+	if (rl)
+		tartan_log_ratelimited(rl, (uint64_t)(ev_now(d->loop) * 1e6), map[level], "%s",
+				       message);
+	else
+		tartan_log(map[level], "%s", message);
+}
+
+/* --- registry events ------------------------------------------------------------------ */
+
+static void write_subnet_file(struct daemon *d)
+{
+	const struct tartan_flannel_config *config = tartan_flannel_registry_config(d->registry);
+	struct tartan_ip4_net subnet;
+	char buf[TARTAN_SUBNET_ENV_MAX];
+	bool changed = false;
+	size_t len;
+	int err;
+
+	if (!config || !tartan_flannel_registry_lease(d->registry, &subnet, NULL))
+		return;
+	err = tartan_subnet_env_format(&config->network, &subnet, d->mtu, d->opts->ip_masq, buf,
+				       sizeof(buf), &len);
+	if (err >= 0)
+		err = tartan_file_write_atomic(d->opts->subnet_file, buf, len, 0644, &changed);
+	if (err < 0) {
+		tartan_log_errno(TARTAN_LOG_ERROR, -err, "writing %s: %m", d->opts->subnet_file);
+		return;
+	}
+	d->subnet_file_written = true;
+	if (changed)
+		tartan_log_info("wrote %s", d->opts->subnet_file);
+}
+
+static void on_config_ready(struct tartan_flannel_registry *reg,
+			    const struct tartan_flannel_config *config, void *userdata)
+{
+	struct daemon *d = userdata;
+	struct tartan_flannel_lease_attrs attrs = { 0 };
+	char net[TARTAN_IP4_NET_STRLEN];
+	char *reason = NULL;
+	int err;
+
+	err = tartan_flannel_backend_parse(config, &d->backend, &reason);
+	if (err >= 0 && d->backend.kind != TARTAN_FLANNEL_BACKEND_ALLOC) {
+		err = -EOPNOTSUPP;
+		if (asprintf(&reason, "backend %s is not available in this version of tartand yet "
+				      "(alloc only)", d->backend.type) < 0)
+			reason = NULL;
+	}
+	if (err < 0) {
+		tartan_log_error("network config: %s; not joining the network",
+				 reason ? reason : strerror(-err));
+		free(reason);
+		return;
+	}
+	d->backend_ok = true;
+	d->mtu = d->opts->mtu ? d->opts->mtu : d->iface.mtu;
+	tartan_log_info("network %s, backend %s, subnets /%u",
+			tartan_ip4_net_format(&config->network, net), d->backend.type,
+			config->subnet_len);
+	snprintf(attrs.backend_type, sizeof(attrs.backend_type), "%s",
+		 d->backend.lease_backend_type);
+	err = tartan_flannel_registry_acquire(reg, &attrs);
+	if (err < 0)
+		tartan_log_errno(TARTAN_LOG_ERROR, -err, "cannot request a lease: %m");
+}
+
+static void on_lease_acquired(struct tartan_flannel_registry *reg,
+			      const struct tartan_ip4_net *subnet, void *userdata)
+{
+	write_subnet_file(userdata);
+}
+
+static void on_peer_added(struct tartan_flannel_registry *reg,
+			  const struct tartan_flannel_peer *peer, void *userdata)
+{
+	char net[TARTAN_IP4_NET_STRLEN], ip[TARTAN_IP4_ADDR_STRLEN];
+
+	tartan_log_debug("peer %s at %s (%s)", tartan_ip4_net_format(&peer->subnet, net),
+			 tartan_ip4_addr_format(peer->attrs.public_ip, ip),
+			 peer->attrs.backend_type[0] ? peer->attrs.backend_type : "alloc");
+}
+
+static void on_peer_removed(struct tartan_flannel_registry *reg,
+			    const struct tartan_flannel_peer *peer, void *userdata)
+{
+	char net[TARTAN_IP4_NET_STRLEN];
+
+	tartan_log_debug("peer %s left", tartan_ip4_net_format(&peer->subnet, net));
+}
+
+static const struct tartan_flannel_registry_ops registry_ops = {
+	.config_ready = on_config_ready,
+	.lease_acquired = on_lease_acquired,
+	.peer_added = on_peer_added,
+	.peer_removed = on_peer_removed,
+	.log = registry_log,
+};
+
+/* --- control socket ------------------------------------------------------------------- */
+
+static int json_set(json_t *o, const char *key, json_t *v)
+{
+	return v && json_object_set_new(o, key, v) == 0 ? 0 : -ENOMEM;
+}
+
+static int json_set_net(json_t *o, const char *key, const struct tartan_ip4_net *net)
+{
+	char buf[TARTAN_IP4_NET_STRLEN];
+
+	return json_set(o, key, json_string(tartan_ip4_net_format(net, buf)));
+}
+
+static int json_set_addr(json_t *o, const char *key, uint32_t addr)
+{
+	char buf[TARTAN_IP4_ADDR_STRLEN];
+
+	return json_set(o, key, json_string(tartan_ip4_addr_format(addr, buf)));
+}
+
+static int control_status(struct daemon *d, json_t *r)
+{
+	const struct tartan_flannel_config *config = tartan_flannel_registry_config(d->registry);
+	struct tartan_ip4_net subnet;
+	int64_t expiry;
+	int err = 0;
+
+	err |= json_set(r, "state", json_string(tartan_flannel_registry_state(d->registry)));
+	if (config)
+		err |= json_set_net(r, "network", &config->network);
+	if (tartan_flannel_registry_lease(d->registry, &subnet, &expiry)) {
+		err |= json_set_net(r, "subnet", &subnet);
+		err |= json_set(r, "lease_expiry", expiry ? json_integer(expiry) : json_null());
+	}
+	err |= json_set_addr(r, "public_ip", d->iface.addr);
+	err |= json_set(r, "interface", json_string(d->iface.name));
+	if (d->backend_ok) {
+		err |= json_set(r, "backend", json_string(d->backend.type));
+		err |= json_set(r, "mtu", json_integer(d->mtu));
+	}
+	err |= json_set(r, "peers", json_integer((json_int_t)tartan_flannel_registry_n_peers(d->registry)));
+	err |= json_set(r, "etcd_endpoint", json_string(tartan_etcd_client_endpoint(d->etcd)));
+	err |= json_set(r, "etcd_connected", json_boolean(tartan_flannel_registry_connected(d->registry)));
+	err |= json_set(r, "subnet_file", json_string(d->opts->subnet_file));
+	err |= json_set(r, "subnet_file_written", json_boolean(d->subnet_file_written));
+	return err ? -ENOMEM : 0;
+}
+
+static json_t *lease_json(const struct tartan_ip4_net *subnet, uint32_t public_ip,
+			  const char *backend, json_t *expiry, bool own, const uint8_t *mac)
+{
+	json_t *l = json_object();
+	char macbuf[TARTAN_FLANNEL_MAC_STRLEN];
+	int err = l ? 0 : -ENOMEM;
+
+	if (!err) {
+		err |= json_set_net(l, "subnet", subnet);
+		err |= json_set_addr(l, "public_ip", public_ip);
+		err |= json_set(l, "backend", json_string(backend[0] ? backend : "alloc"));
+		if (expiry) /* left out when unknown */
+			err |= json_set(l, "expiry", expiry);
+		err |= json_set(l, "own", json_boolean(own));
+		if (mac)
+			err |= json_set(l, "vtep_mac",
+					json_string(tartan_flannel_mac_format(mac, macbuf)));
+	}
+	if (err) {
+		json_decref(l);
+		return NULL;
+	}
+	return l;
+}
+
+static int control_leases(struct daemon *d, json_t *r)
+{
+	json_t *list = json_array();
+	struct tartan_ip4_net subnet;
+	int64_t expiry;
+	size_t i, n = tartan_flannel_registry_n_peers(d->registry);
+
+	if (!list || json_object_set_new(r, "leases", list) < 0)
+		return -ENOMEM;
+	if (tartan_flannel_registry_lease(d->registry, &subnet, &expiry) &&
+	    json_array_append_new(list, lease_json(&subnet, d->iface.addr,
+						   d->backend.lease_backend_type,
+						   expiry ? json_integer(expiry) : json_null(), true,
+						   NULL)) < 0)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		const struct tartan_flannel_peer *p = tartan_flannel_registry_peer(d->registry, i);
+
+		/* peers' expiry is not known: tartan makes no TimeToLive call per lease */
+		if (json_array_append_new(list, lease_json(&p->subnet, p->attrs.public_ip,
+							   p->attrs.backend_type,
+							   p->etcd_lease ? NULL : json_null(),
+							   false,
+							   p->attrs.has_vtep_mac ? p->attrs.vtep_mac
+										 : NULL)) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int control_handler(const char *command, json_t *request, json_t **ret_result,
+			   char **ret_error, void *userdata)
+{
+	struct daemon *d = userdata;
+	json_t *r = json_object();
+	int err;
+
+	if (!r)
+		return -ENOMEM;
+	if (strcmp(command, "status") == 0) {
+		err = control_status(d, r);
+	} else if (strcmp(command, "leases") == 0) {
+		err = control_leases(d, r);
+	} else {
+		json_decref(r);
+		if (asprintf(ret_error, "unknown command '%.64s'", command) < 0)
+			*ret_error = NULL;
+		return -EINVAL;
+	}
+	if (err < 0) {
+		json_decref(r);
+		return err;
+	}
+	*ret_result = r;
+	return 0;
+}
+
+/* --- subsystems -------------------------------------------------------------------------- */
+
+static int find_interface(struct daemon *d)
+{
+	const struct tartan_options *o = d->opts;
+	char ip[TARTAN_IP4_ADDR_STRLEN];
+	size_t i;
+	int err = -ENODEV;
+
+	for (i = 0; i < o->n_ifaces && err < 0; i++)
+		err = o->ifaces[i].name ? tartan_iface_by_name(o->ifaces[i].name, &d->iface)
+					: tartan_iface_by_addr(ntohl(o->ifaces[i].addr.s_addr),
+							       &d->iface);
+	for (i = 0; i < o->n_iface_regexes && err < 0; i++)
+		err = tartan_iface_by_regex(o->iface_regexes[i], &d->iface);
+	if (o->n_ifaces == 0 && o->n_iface_regexes == 0)
+		err = tartan_iface_default(&d->iface);
+	if (err < 0)
+		return tartan_log_errno(TARTAN_LOG_ERROR, -err,
+					o->n_ifaces || o->n_iface_regexes
+						? "no interface matches --iface/--iface-regex: %m"
+						: "no interface with a default route (use --iface): %m");
+	if (o->has_public_ip)
+		d->iface.addr = ntohl(o->public_ip.s_addr);
+	tartan_log_info("using interface %s (MTU %u), public IP %s", d->iface.name, d->iface.mtu,
+			tartan_ip4_addr_format(d->iface.addr, ip));
+	return 0;
+}
+
+/* The subnet this node held before, from subnet.env: a restart asks for it again. */
+static struct tartan_ip4_net previous_subnet(struct daemon *d)
+{
+	struct tartan_subnet_env env = { 0 };
+	struct tartan_ip4_net none = { 0 };
+	char *buf = NULL, *reason = NULL;
+	size_t len;
+	int err;
+
+	err = tartan_file_read(d->opts->subnet_file, SUBNET_FILE_MAX, &buf, &len);
+	if (err == -ENOENT)
+		return none;
+	if (err >= 0)
+		err = tartan_subnet_env_parse(buf, len, &env, &reason);
+	free(buf);
+	if (err < 0) {
+		tartan_log_warning("%s: %s, ignoring", d->opts->subnet_file,
+				   reason ? reason : strerror(-err));
+		free(reason);
+		return none;
+	}
+	return env.has_subnet ? env.subnet : none;
+}
+
+static int start_etcd(struct daemon *d)
+{
+	const struct tartan_options *o = d->opts;
+	struct tartan_etcd_options eo = {
+		.endpoints = (const char *const *)o->etcd_endpoints,
+		.n_endpoints = o->n_etcd_endpoints,
+		.ca_file = o->etcd_cafile,
+		.cert_file = o->etcd_certfile,
+		.key_file = o->etcd_keyfile,
+		.username = o->etcd_username,
+		.password = o->etcd_password,
+	};
+	int err = tartan_etcd_client_new(d->loop, &eo, &d->etcd);
+
+	if (err < 0)
+		return tartan_log_errno(TARTAN_LOG_ERROR, -err,
+					"etcd client: %m (TLS files need https:// endpoints)");
+	return 0;
+}
+
+static void stop_etcd(struct daemon *d)
+{
+	tartan_etcd_client_free(d->etcd);
+	d->etcd = NULL;
+}
+
+static int start_registry(struct daemon *d)
+{
+	struct tartan_flannel_registry_options ro = {
+		.prefix = d->opts->etcd_prefix,
+		.public_ip = d->iface.addr,
+		.previous_subnet = previous_subnet(d),
+		.lease_ttl_s = d->opts->subnet_lease_ttl,
+		.renew_margin_s = d->opts->subnet_lease_renew_margin * 60,
+	};
+	int err = tartan_flannel_registry_new(d->loop, d->etcd, &ro, &registry_ops, d,
+					      &d->registry);
+
+	if (err < 0)
+		return tartan_log_errno(TARTAN_LOG_ERROR, -err, "lease registry: %m");
+	return 0;
+}
+
+static void stop_registry(struct daemon *d)
+{
+	/* the lease stays in etcd and is renewed by the next start, as flanneld's */
+	tartan_flannel_registry_free(d->registry);
+	d->registry = NULL;
+}
+
+static int start_control(struct daemon *d)
+{
+	int err = tartan_control_new(d->loop, d->opts->socket_path, control_handler, d,
+				     &d->control);
+
+	if (err < 0)
+		return tartan_log_errno(TARTAN_LOG_ERROR, -err, "control socket %s: %m",
+					d->opts->socket_path);
+	return 0;
+}
+
+static void stop_control(struct daemon *d)
+{
+	tartan_control_free(d->control);
+	d->control = NULL;
+}
+
+static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct daemon *d = w->data;
+
+	if (w->signum == SIGHUP) {
+		/* what can change live: the files we write; rewrite them */
+		tartan_log_info("SIGHUP: rewriting %s", d->opts->subnet_file);
+		write_subnet_file(d);
+		return;
+	}
+	tartan_log_info("%s: stopping (the lease stays in etcd)",
+			w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static int start_signals(struct daemon *d)
+{
+	ev_signal_init(&d->sigterm, signal_cb, SIGTERM);
+	ev_signal_init(&d->sigint, signal_cb, SIGINT);
+	ev_signal_init(&d->sighup, signal_cb, SIGHUP);
+	d->sigterm.data = d->sigint.data = d->sighup.data = d;
+	ev_signal_start(d->loop, &d->sigterm);
+	ev_signal_start(d->loop, &d->sigint);
+	ev_signal_start(d->loop, &d->sighup);
+	return 0;
+}
+
+static void stop_signals(struct daemon *d)
+{
+	ev_signal_stop(d->loop, &d->sigterm);
+	ev_signal_stop(d->loop, &d->sigint);
+	ev_signal_stop(d->loop, &d->sighup);
+}
+
+static const struct subsystem {
+	const char *name;
+	int (*start)(struct daemon *d);
+	void (*stop)(struct daemon *d);
+} subsystems[] = {
+	{ "signals", start_signals, stop_signals },
+	{ "interface", find_interface, NULL },
+	{ "etcd", start_etcd, stop_etcd },
+	{ "registry", start_registry, stop_registry },
+	{ "control", start_control, stop_control },
+};
+
+#define N_SUBSYSTEMS (sizeof(subsystems) / sizeof(subsystems[0]))
+
+extern char **environ;
+
+int main(int argc, char **argv)
+{
+	struct daemon d = { 0 };
+	char *error = NULL;
+	size_t started = 0;
+	int err;
+
+	tartan_log_setup(stderr, getenv("JOURNAL_STREAM"));
+	err = tartan_options_parse(argc, argv, environ, &d.opts, &error);
+	if (err < 0) {
+		fprintf(stderr, "tartand: %s\n", error ? error : strerror(-err));
+		free(error);
+		return 2;
+	}
+	if (d.opts->show_help) {
+		tartan_options_usage(stdout);
+		tartan_options_free(d.opts);
+		return 0;
+	}
+	if (d.opts->show_version) {
+		printf("tartand %s\n", TARTAN_VERSION);
+		tartan_options_free(d.opts);
+		return 0;
+	}
+	if (d.opts->has_pod_cidr) {
+		fprintf(stderr, "tartand: --pod-cidr: kubenet mode is not available in this "
+				"version yet\n");
+		tartan_options_free(d.opts);
+		return 2;
+	}
+	tartan_log_set_level(d.opts->log_level);
+	d.loop = ev_default_loop(EVFLAG_AUTO);
+	if (!d.loop) {
+		fprintf(stderr, "tartand: cannot create the event loop\n");
+		tartan_options_free(d.opts);
+		return 1;
+	}
+	tartan_log_info("tartand %s starting", TARTAN_VERSION);
+	for (started = 0; started < N_SUBSYSTEMS; started++)
+		if (subsystems[started].start(&d) < 0) {
+			tartan_log_error("start-up failed at %s; stopping",
+					 subsystems[started].name);
+			d.exit_code = 1;
+			break;
+		}
+	if (started == N_SUBSYSTEMS)
+		ev_run(d.loop, 0);
+	while (started-- > 0)
+		if (subsystems[started].stop)
+			subsystems[started].stop(&d);
+	ev_loop_destroy(d.loop);
+	tartan_options_free(d.opts);
+	return d.exit_code;
+}

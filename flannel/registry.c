@@ -1,0 +1,1029 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The lease registry: config watch, lease acquisition and renewal, peer cache.
+ *
+ * Every etcd exchange is one step of a small chain (list, grant, txn, ...);
+ * at most one chain for our own lease runs at a time (reg->req), and the
+ * peer list/watch runs beside it. A failed step is retried from the start
+ * of its chain after a backoff: nothing here gives up or exits.
+ */
+#include <errno.h>
+#include <ev.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "flannel/alloc.h"
+#include "flannel/registry.h"
+
+#define BACKOFF_FIRST_S 0.1
+#define BACKOFF_MAX_S 10.0
+
+enum reg_state {
+	STATE_WAIT_CONFIG,
+	STATE_ACQUIRING,
+	STATE_RUNNING,
+};
+
+struct tartan_flannel_registry {
+	struct ev_loop *loop;
+	struct tartan_etcd_client *etcd;
+	const struct tartan_flannel_registry_ops *ops;
+	void *userdata;
+	char *prefix;
+	char *config_key;
+	char *lease_dir;
+	uint32_t public_ip;
+	struct tartan_ip4_net previous_subnet;
+	unsigned ttl_s, margin_s;
+	enum reg_state state;
+
+	/* config */
+	struct tartan_flannel_config *config;
+	struct tartan_etcd_request *config_req;
+	struct tartan_etcd_watch *config_watch;
+	bool config_missing_logged;
+	ev_timer config_timer;
+
+	/* our lease */
+	bool want_lease;
+	char *value; /* our lease value, flannel's JSON */
+	bool have_lease;
+	struct tartan_ip4_net subnet;
+	char *key;
+	int64_t etcd_lease; /* 0: a reservation */
+	int64_t expiry_unix;
+	struct tartan_etcd_request *req;
+	ev_timer retry_timer;
+	void (*retry_fn)(struct tartan_flannel_registry *reg);
+	double backoff_s;
+	ev_timer renew_timer;
+
+	/* the step in flight */
+	struct tartan_ip4_net candidate;
+	char *candidate_key;
+	int64_t candidate_mod_revision; /* reuse: the kv we replace */
+	int64_t candidate_old_lease;
+	bool candidate_reuse, candidate_reservation;
+	int64_t new_lease;
+
+	/* peers, sorted by subnet */
+	struct tartan_flannel_peer *peers;
+	size_t n_peers;
+	struct tartan_etcd_request *peers_req;
+	struct tartan_etcd_watch *peers_watch;
+	ev_timer peers_timer;
+};
+
+static void logf_(struct tartan_flannel_registry *reg, enum tartan_flannel_log_level level,
+		  const char *key, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void logf_(struct tartan_flannel_registry *reg, enum tartan_flannel_log_level level,
+		  const char *key, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+
+	if (!reg->ops->log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	reg->ops->log(level, key, msg, reg->userdata);
+}
+
+/* --- small helpers ------------------------------------------------------------ */
+
+static void retry_later(struct tartan_flannel_registry *reg,
+			void (*fn)(struct tartan_flannel_registry *reg))
+{
+	reg->retry_fn = fn;
+	ev_timer_stop(reg->loop, &reg->retry_timer);
+	ev_timer_set(&reg->retry_timer, reg->backoff_s, 0.);
+	ev_timer_start(reg->loop, &reg->retry_timer);
+	reg->backoff_s *= 2;
+	if (reg->backoff_s > BACKOFF_MAX_S)
+		reg->backoff_s = BACKOFF_MAX_S;
+}
+
+static void retry_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct tartan_flannel_registry *reg = w->data;
+
+	reg->retry_fn(reg);
+}
+
+static void revoke_done(int error, const char *errmsg, struct tartan_etcd_result *res, void *ud)
+{
+	struct tartan_flannel_registry *reg = ud;
+
+	/* a lease that is gone already is what we wanted */
+	if (error && error != -ENOENT)
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "lease-revoke",
+		      "could not revoke an unused etcd lease (%s), it expires by itself, ignoring",
+		      errmsg);
+}
+
+/* Fire and forget: a lease we no longer use. The request is not tracked, so it
+ * must not outlive the registry: tartan_etcd_client_free() cancels it. */
+static void revoke_unused(struct tartan_flannel_registry *reg, int64_t id)
+{
+	if (id == 0)
+		return;
+	if (tartan_etcd_lease_revoke(reg->etcd, id, revoke_done, reg, NULL, NULL) < 0)
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "lease-revoke",
+		      "could not revoke etcd lease %lld, it expires by itself, ignoring",
+		      (long long)id);
+}
+
+static bool subnet_key_parse(const struct tartan_etcd_kv *kv, struct tartan_ip4_net *ret)
+{
+	return tartan_flannel_lease_key_parse(kv->key.data, kv->key.len, ret, NULL) == 0;
+}
+
+/* --- peers ------------------------------------------------------------------------ */
+
+static int peer_cmp(const void *a, const void *b)
+{
+	return tartan_ip4_net_cmp(&((const struct tartan_flannel_peer *)a)->subnet,
+				  &((const struct tartan_flannel_peer *)b)->subnet);
+}
+
+static struct tartan_flannel_peer *peer_find(struct tartan_flannel_registry *reg,
+					     const struct tartan_ip4_net *subnet)
+{
+	struct tartan_flannel_peer key = { .subnet = *subnet };
+
+	return bsearch(&key, reg->peers, reg->n_peers, sizeof(key), peer_cmp);
+}
+
+static bool peer_same(const struct tartan_flannel_peer *a, const struct tartan_flannel_peer *b)
+{
+	return memcmp(&a->attrs, &b->attrs, sizeof(a->attrs)) == 0 &&
+	       a->etcd_lease == b->etcd_lease;
+}
+
+/*
+ * Reads one kv as a peer: false (with a log line naming the key) when it is
+ * not usable. Our own subnet is never a peer.
+ */
+static bool peer_from_kv(struct tartan_flannel_registry *reg, const struct tartan_etcd_kv *kv,
+			 struct tartan_flannel_peer *ret)
+{
+	struct tartan_flannel_peer p = { .etcd_lease = kv->lease, .mod_revision = kv->mod_revision };
+	char *reason = NULL;
+
+	if (!subnet_key_parse(kv, &p.subnet)) {
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, kv->key.data,
+		      "skipping %.200s: not a subnet key", kv->key.data);
+		return false;
+	}
+	if (reg->have_lease && tartan_ip4_net_overlaps(&p.subnet, &reg->subnet))
+		return false;
+	if (tartan_flannel_lease_value_parse(kv->value.data, kv->value.len, &p.attrs, &reason) < 0 ||
+	    tartan_flannel_lease_check(reg->config, &p.subnet, &p.attrs, &reason) < 0) {
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, kv->key.data, "skipping lease %.200s: %s",
+		      kv->key.data, reason ? reason : "out of memory");
+		free(reason);
+		return false;
+	}
+	if (reg->public_ip && p.attrs.public_ip == reg->public_ip) {
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, kv->key.data,
+		      "skipping lease %.200s: it names our own public IP", kv->key.data);
+		return false;
+	}
+	*ret = p;
+	return true;
+}
+
+static int peer_insert(struct tartan_flannel_registry *reg, const struct tartan_flannel_peer *p)
+{
+	struct tartan_flannel_peer *peers;
+	size_t i;
+
+	peers = realloc(reg->peers, (reg->n_peers + 1) * sizeof(*peers));
+	if (!peers)
+		return -ENOMEM;
+	reg->peers = peers;
+	for (i = reg->n_peers; i > 0 && peer_cmp(&peers[i - 1], p) > 0; i--)
+		;
+	memmove(&peers[i + 1], &peers[i], (reg->n_peers - i) * sizeof(*peers));
+	peers[i] = *p;
+	reg->n_peers++;
+	return 0;
+}
+
+static void peer_remove(struct tartan_flannel_registry *reg, struct tartan_flannel_peer *p)
+{
+	struct tartan_flannel_peer gone = *p;
+	size_t i = (size_t)(p - reg->peers);
+
+	memmove(&reg->peers[i], &reg->peers[i + 1], (reg->n_peers - i - 1) * sizeof(*p));
+	reg->n_peers--;
+	if (reg->ops->peer_removed)
+		reg->ops->peer_removed(reg, &gone, reg->userdata);
+}
+
+static void peer_put(struct tartan_flannel_registry *reg, const struct tartan_etcd_kv *kv)
+{
+	struct tartan_flannel_peer p, *old;
+	struct tartan_ip4_net subnet;
+
+	if (!subnet_key_parse(kv, &subnet)) {
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, kv->key.data,
+		      "skipping %.200s: not a subnet key", kv->key.data);
+		return;
+	}
+	old = peer_find(reg, &subnet);
+	if (!peer_from_kv(reg, kv, &p)) {
+		/* a peer that turned bad is no longer programmed */
+		if (old)
+			peer_remove(reg, old);
+		return;
+	}
+	if (old) {
+		bool same = peer_same(old, &p);
+
+		*old = p;
+		if (same)
+			return;
+	} else if (peer_insert(reg, &p) < 0) {
+		logf_(reg, TARTAN_FLANNEL_LOG_ERROR, "peers-oom", "out of memory caching peer %.200s",
+		      kv->key.data);
+		return;
+	}
+	if (reg->ops->peer_added)
+		reg->ops->peer_added(reg, &p, reg->userdata);
+}
+
+static void peers_list(struct tartan_flannel_registry *reg);
+
+static void peers_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	peers_list(w->data);
+}
+
+static void peers_relist_later(struct tartan_flannel_registry *reg, double after_s)
+{
+	tartan_etcd_watch_free(reg->peers_watch);
+	reg->peers_watch = NULL;
+	ev_timer_stop(reg->loop, &reg->peers_timer);
+	ev_timer_set(&reg->peers_timer, after_s, 0.);
+	ev_timer_start(reg->loop, &reg->peers_timer);
+}
+
+static void own_key_event(struct tartan_flannel_registry *reg, const struct tartan_etcd_event *ev);
+
+static void peers_watch_cb(struct tartan_etcd_watch *w, const struct tartan_etcd_watch_update *u,
+			   void *userdata)
+{
+	struct tartan_flannel_registry *reg = userdata;
+	size_t i;
+
+	switch (u->status) {
+	case TARTAN_ETCD_WATCH_EVENTS:
+		for (i = 0; i < u->n_events; i++) {
+			const struct tartan_etcd_event *ev = &u->events[i];
+			struct tartan_ip4_net subnet;
+			struct tartan_flannel_peer *old;
+
+			if (reg->key && strcmp(ev->kv.key.data, reg->key) == 0) {
+				own_key_event(reg, ev);
+				continue;
+			}
+			if (ev->type == TARTAN_ETCD_EVENT_PUT) {
+				peer_put(reg, &ev->kv);
+				continue;
+			}
+			if (subnet_key_parse(&ev->kv, &subnet) && (old = peer_find(reg, &subnet)))
+				peer_remove(reg, old);
+		}
+		break;
+	case TARTAN_ETCD_WATCH_PROGRESS:
+		break;
+	case TARTAN_ETCD_WATCH_COMPACTED:
+		/* events were lost to compaction: list again and diff against the cache */
+		logf_(reg, TARTAN_FLANNEL_LOG_INFO, "peers-compacted",
+		      "peer watch: %s; listing the leases again", u->errmsg);
+		peers_relist_later(reg, 0.);
+		break;
+	case TARTAN_ETCD_WATCH_FAILED:
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "peers-watch", "peer watch: %s; retrying",
+		      u->errmsg);
+		peers_relist_later(reg, 1.);
+		break;
+	}
+}
+
+/* A full list: diff against the cache, then watch from the list's revision. */
+static void peers_listed(int error, const char *errmsg, struct tartan_etcd_result *res, void *ud)
+{
+	struct tartan_flannel_registry *reg = ud;
+	struct tartan_flannel_peer *fresh = NULL;
+	struct tartan_etcd_watch_req wreq;
+	size_t n = 0, i, j;
+	int err;
+
+	reg->peers_req = NULL;
+	if (error) {
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "peers-list", "listing leases: %s; retrying",
+		      errmsg);
+		peers_relist_later(reg, 1.);
+		return;
+	}
+	if (res->n_kvs) {
+		fresh = calloc(res->n_kvs, sizeof(*fresh));
+		if (!fresh) {
+			peers_relist_later(reg, 1.);
+			return;
+		}
+	}
+	for (i = 0; i < res->n_kvs; i++)
+		if ((!reg->key || strcmp(res->kvs[i].key.data, reg->key) != 0) &&
+		    peer_from_kv(reg, &res->kvs[i], &fresh[n]))
+			n++;
+	qsort(fresh, n, sizeof(*fresh), peer_cmp);
+
+	/* removals first, then additions and changes: a merge walk of two sorted lists */
+	for (i = 0, j = 0; i < reg->n_peers;) {
+		int cmp = j < n ? peer_cmp(&reg->peers[i], &fresh[j]) : -1;
+
+		if (cmp < 0) {
+			peer_remove(reg, &reg->peers[i]);
+			continue;
+		}
+		if (cmp == 0)
+			i++;
+		j++;
+	}
+	for (j = 0; j < n; j++) {
+		struct tartan_flannel_peer *old = peer_find(reg, &fresh[j].subnet);
+
+		if (old && peer_same(old, &fresh[j])) {
+			*old = fresh[j];
+			continue;
+		}
+		if (old)
+			*old = fresh[j];
+		else if (peer_insert(reg, &fresh[j]) < 0)
+			continue;
+		if (reg->ops->peer_added)
+			reg->ops->peer_added(reg, &fresh[j], reg->userdata);
+	}
+	free(fresh);
+
+	wreq = (struct tartan_etcd_watch_req){
+		.keys = { reg->lease_dir, strlen(reg->lease_dir), .prefix = true },
+		.start_revision = res->header.revision + 1,
+	};
+	err = tartan_etcd_watch_new(reg->etcd, &wreq, peers_watch_cb, reg, NULL, &reg->peers_watch);
+	if (err < 0) {
+		logf_(reg, TARTAN_FLANNEL_LOG_ERROR, "peers-watch", "cannot watch leases: %s",
+		      strerror(-err));
+		peers_relist_later(reg, 1.);
+	}
+}
+
+static void peers_list(struct tartan_flannel_registry *reg)
+{
+	struct tartan_etcd_range_req req = {
+		.keys = { reg->lease_dir, strlen(reg->lease_dir), .prefix = true },
+	};
+
+	tartan_etcd_watch_free(reg->peers_watch);
+	reg->peers_watch = NULL;
+	tartan_etcd_request_cancel(reg->peers_req);
+	reg->peers_req = NULL;
+	if (tartan_etcd_range(reg->etcd, &req, peers_listed, reg, NULL, &reg->peers_req) < 0)
+		peers_relist_later(reg, 1.);
+}
+
+/* --- our lease ------------------------------------------------------------------------ */
+
+static void acquire_start(struct tartan_flannel_registry *reg);
+static void renew_start(struct tartan_flannel_registry *reg);
+
+static void lease_held(struct tartan_flannel_registry *reg, int64_t expiry_unix)
+{
+	char buf[TARTAN_IP4_NET_STRLEN];
+	bool first = !reg->have_lease || !tartan_ip4_net_equal(&reg->subnet, &reg->candidate);
+
+	reg->have_lease = true;
+	reg->subnet = reg->candidate;
+	free(reg->key);
+	reg->key = reg->candidate_key;
+	reg->candidate_key = NULL;
+	reg->etcd_lease = reg->candidate_reservation ? 0 : reg->new_lease;
+	reg->new_lease = 0;
+	reg->expiry_unix = expiry_unix;
+	reg->state = STATE_RUNNING;
+	reg->backoff_s = BACKOFF_FIRST_S;
+
+	ev_timer_stop(reg->loop, &reg->renew_timer);
+	if (reg->etcd_lease) {
+		double in = (double)(expiry_unix - time(NULL)) - reg->margin_s;
+
+		ev_timer_set(&reg->renew_timer, in < 1. ? 1. : in, 0.);
+		ev_timer_start(reg->loop, &reg->renew_timer);
+	}
+	if (first)
+		logf_(reg, TARTAN_FLANNEL_LOG_INFO, "lease", "holding subnet %s%s",
+		      tartan_ip4_net_format(&reg->subnet, buf),
+		      reg->etcd_lease ? "" : " (a reservation, no TTL)");
+	if (reg->ops->lease_acquired)
+		reg->ops->lease_acquired(reg, &reg->subnet, reg->userdata);
+	if (!reg->peers_watch && !reg->peers_req && !ev_is_active(&reg->peers_timer))
+		peers_list(reg);
+}
+
+static void write_done(int error, const char *errmsg, struct tartan_etcd_result *res, void *ud)
+{
+	struct tartan_flannel_registry *reg = ud;
+	char buf[TARTAN_IP4_NET_STRLEN];
+
+	reg->req = NULL;
+	if (error || !res->succeeded) {
+		if (error)
+			logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "lease-write", "writing lease %s: %s",
+			      reg->candidate_key, errmsg);
+		else
+			logf_(reg, TARTAN_FLANNEL_LOG_INFO, "lease-race",
+			      "subnet %s was taken meanwhile; listing again",
+			      tartan_ip4_net_format(&reg->candidate, buf));
+		revoke_unused(reg, reg->new_lease);
+		reg->new_lease = 0;
+		retry_later(reg, acquire_start);
+		return;
+	}
+	if (reg->candidate_reuse && reg->candidate_old_lease != reg->new_lease)
+		revoke_unused(reg, reg->candidate_old_lease);
+	/* a re-created key after a loss: the lease it had is of no use any more */
+	if (!reg->candidate_reuse && reg->etcd_lease && reg->etcd_lease != reg->new_lease)
+		revoke_unused(reg, reg->etcd_lease);
+	lease_held(reg, reg->candidate_reservation ? 0 : time(NULL) + reg->ttl_s);
+}
+
+/* The txn that writes the candidate: create-if-absent, or replace-if-unchanged. */
+static void write_candidate(struct tartan_flannel_registry *reg)
+{
+	struct tartan_etcd_compare cmp = {
+		.key = reg->candidate_key,
+		.key_len = strlen(reg->candidate_key),
+		.target = reg->candidate_reuse ? TARTAN_ETCD_CMP_MOD : TARTAN_ETCD_CMP_CREATE,
+		.result = TARTAN_ETCD_CMP_EQUAL,
+		.number = reg->candidate_reuse ? reg->candidate_mod_revision : 0,
+	};
+	struct tartan_etcd_op put = {
+		.type = TARTAN_ETCD_OP_PUT,
+		.put = {
+			.key = reg->candidate_key,
+			.key_len = strlen(reg->candidate_key),
+			.value = reg->value,
+			.value_len = strlen(reg->value),
+			.lease = reg->candidate_reservation ? 0 : reg->new_lease,
+		},
+	};
+	struct tartan_etcd_txn_req txn = { &cmp, 1, &put, 1, NULL, 0 };
+
+	if (tartan_etcd_txn(reg->etcd, &txn, write_done, reg, NULL, &reg->req) < 0) {
+		revoke_unused(reg, reg->new_lease);
+		reg->new_lease = 0;
+		retry_later(reg, acquire_start);
+	}
+}
+
+static void grant_done(int error, const char *errmsg, struct tartan_etcd_result *res, void *ud)
+{
+	struct tartan_flannel_registry *reg = ud;
+
+	reg->req = NULL;
+	if (error) {
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "lease-grant",
+		      "granting an etcd lease: %s; retrying", errmsg);
+		retry_later(reg, acquire_start);
+		return;
+	}
+	reg->new_lease = res->lease_id;
+	write_candidate(reg);
+}
+
+static void candidate_write(struct tartan_flannel_registry *reg)
+{
+	char *key = NULL;
+
+	if (tartan_flannel_lease_key_format(reg->prefix, &reg->candidate, &key) < 0) {
+		retry_later(reg, acquire_start);
+		return;
+	}
+	free(reg->candidate_key);
+	reg->candidate_key = key;
+	if (reg->candidate_reservation) {
+		write_candidate(reg);
+		return;
+	}
+	if (tartan_etcd_lease_grant(reg->etcd, reg->ttl_s, 0, grant_done, reg, NULL, &reg->req) < 0)
+		retry_later(reg, acquire_start);
+}
+
+static void stale_deleted(int error, const char *errmsg, struct tartan_etcd_result *res, void *ud)
+{
+	struct tartan_flannel_registry *reg = ud;
+
+	reg->req = NULL;
+	if (error)
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "lease-delete", "deleting %s: %s",
+		      reg->candidate_key, errmsg);
+	acquire_start(reg);
+}
+
+/* The list of all leases is in: choose a subnet as flanneld does. */
+static void acquire_listed(int error, const char *errmsg, struct tartan_etcd_result *res, void *ud)
+{
+	struct tartan_flannel_registry *reg = ud;
+	struct tartan_ip4_net *taken = NULL;
+	const struct tartan_etcd_kv *mine = NULL;
+	struct tartan_ip4_net mine_subnet = { 0 };
+	char buf[TARTAN_IP4_NET_STRLEN];
+	size_t n = 0, i;
+	int err;
+
+	reg->req = NULL;
+	if (error) {
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "lease-list", "listing leases: %s; retrying",
+		      errmsg);
+		retry_later(reg, acquire_start);
+		return;
+	}
+	taken = calloc(res->n_kvs + 1, sizeof(*taken));
+	if (!taken) {
+		retry_later(reg, acquire_start);
+		return;
+	}
+	for (i = 0; i < res->n_kvs; i++) {
+		struct tartan_flannel_lease_attrs attrs;
+		struct tartan_ip4_net subnet;
+
+		if (!subnet_key_parse(&res->kvs[i], &subnet))
+			continue;
+		taken[n++] = subnet;
+		/* reuse the lease that holds our public IP (flanneld's first choice) */
+		if (!mine && tartan_flannel_lease_value_parse(res->kvs[i].value.data,
+							       res->kvs[i].value.len, &attrs,
+							       NULL) == 0 &&
+		    attrs.public_ip == reg->public_ip) {
+			mine = &res->kvs[i];
+			mine_subnet = subnet;
+		}
+	}
+
+	reg->candidate_reuse = false;
+	reg->candidate_reservation = false;
+	if (mine && tartan_flannel_subnet_fits(reg->config, &mine_subnet)) {
+		reg->candidate = mine_subnet;
+		reg->candidate_reuse = true;
+		reg->candidate_mod_revision = mine->mod_revision;
+		reg->candidate_old_lease = mine->lease;
+		reg->candidate_reservation = mine->lease == 0;
+		free(taken);
+		candidate_write(reg);
+		return;
+	}
+	if (mine) {
+		/* ours, but the config no longer allows it: flanneld deletes it too */
+		struct tartan_etcd_delete_req del = {
+			.keys = { mine->key.data, mine->key.len },
+		};
+
+		logf_(reg, TARTAN_FLANNEL_LOG_INFO, "lease-stale",
+		      "our old lease %s does not fit the config; deleting it",
+		      tartan_ip4_net_format(&mine_subnet, buf));
+		free(taken);
+		free(reg->candidate_key);
+		reg->candidate_key = strdup(mine->key.data);
+		if (tartan_etcd_delete(reg->etcd, &del, stale_deleted, reg, NULL, &reg->req) < 0)
+			retry_later(reg, acquire_start);
+		return;
+	}
+
+	err = -ENOENT;
+	if (reg->previous_subnet.len && tartan_flannel_subnet_fits(reg->config, &reg->previous_subnet)) {
+		bool busy = false;
+
+		for (i = 0; i < n && !busy; i++)
+			busy = tartan_ip4_net_overlaps(&taken[i], &reg->previous_subnet);
+		if (!busy) {
+			reg->candidate = reg->previous_subnet;
+			err = 0;
+		}
+	}
+	if (err < 0)
+		err = tartan_flannel_alloc_subnet(reg->config, taken, n, arc4random(), &reg->candidate);
+	free(taken);
+	if (err < 0) {
+		logf_(reg, TARTAN_FLANNEL_LOG_ERROR, "lease-full",
+		      "out of subnets: every subnet of the network is leased; retrying");
+		retry_later(reg, acquire_start);
+		return;
+	}
+	candidate_write(reg);
+}
+
+static void acquire_start(struct tartan_flannel_registry *reg)
+{
+	struct tartan_etcd_range_req req = {
+		.keys = { reg->lease_dir, strlen(reg->lease_dir), .prefix = true },
+	};
+
+	if (reg->state != STATE_RUNNING)
+		reg->state = STATE_ACQUIRING;
+	tartan_etcd_request_cancel(reg->req);
+	reg->req = NULL;
+	if (tartan_etcd_range(reg->etcd, &req, acquire_listed, reg, NULL, &reg->req) < 0)
+		retry_later(reg, acquire_start);
+}
+
+/* Our key is gone: take the same subnet again if nobody holds it. */
+static void recreate_same(struct tartan_flannel_registry *reg)
+{
+	reg->candidate = reg->subnet;
+	reg->candidate_reuse = false;
+	reg->candidate_reservation = false;
+	tartan_etcd_request_cancel(reg->req);
+	reg->req = NULL;
+	candidate_write(reg);
+}
+
+static void renew_done(int error, const char *errmsg, struct tartan_etcd_result *res, void *ud)
+{
+	struct tartan_flannel_registry *reg = ud;
+	const struct tartan_etcd_result *fail;
+	char buf[TARTAN_IP4_NET_STRLEN];
+
+	reg->req = NULL;
+	if (error) {
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "lease-renew", "renewing %s: %s; retrying",
+		      reg->key, errmsg);
+		revoke_unused(reg, reg->new_lease);
+		reg->new_lease = 0;
+		retry_later(reg, renew_start);
+		return;
+	}
+	if (res->succeeded) {
+		int64_t old = reg->etcd_lease;
+
+		reg->candidate = reg->subnet;
+		free(reg->candidate_key);
+		reg->candidate_key = strdup(reg->key);
+		reg->candidate_reservation = false;
+		lease_held(reg, time(NULL) + reg->ttl_s);
+		/* flanneld leaks the previous lease on every renewal; we don't */
+		revoke_unused(reg, old);
+		return;
+	}
+	revoke_unused(reg, reg->new_lease);
+	reg->new_lease = 0;
+	fail = res->n_responses ? &res->responses[0] : NULL;
+	if (!fail || fail->n_kvs == 0) {
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "lease-lost",
+		      "our lease %s is gone from etcd; taking the same subnet again",
+		      tartan_ip4_net_format(&reg->subnet, buf));
+		recreate_same(reg);
+		return;
+	}
+	logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "lease-lost",
+	      "subnet %s is now held by another node; acquiring a new subnet",
+	      tartan_ip4_net_format(&reg->subnet, buf));
+	acquire_start(reg);
+}
+
+static void renew_granted(int error, const char *errmsg, struct tartan_etcd_result *res, void *ud)
+{
+	struct tartan_flannel_registry *reg = ud;
+	struct tartan_etcd_compare cmp;
+	struct tartan_etcd_op put, get;
+	struct tartan_etcd_txn_req txn;
+
+	reg->req = NULL;
+	if (error) {
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "lease-renew",
+		      "granting an etcd lease to renew %s: %s; retrying", reg->key, errmsg);
+		retry_later(reg, renew_start);
+		return;
+	}
+	reg->new_lease = res->lease_id;
+	/* only while the key still holds our value: never overwrite another node's lease */
+	cmp = (struct tartan_etcd_compare){
+		.key = reg->key,
+		.key_len = strlen(reg->key),
+		.target = TARTAN_ETCD_CMP_VALUE,
+		.result = TARTAN_ETCD_CMP_EQUAL,
+		.value = reg->value,
+		.value_len = strlen(reg->value),
+	};
+	put = (struct tartan_etcd_op){
+		.type = TARTAN_ETCD_OP_PUT,
+		.put = { reg->key, strlen(reg->key), reg->value, strlen(reg->value), reg->new_lease },
+	};
+	get = (struct tartan_etcd_op){
+		.type = TARTAN_ETCD_OP_RANGE,
+		.range = { .keys = { reg->key, strlen(reg->key) } },
+	};
+	txn = (struct tartan_etcd_txn_req){ &cmp, 1, &put, 1, &get, 1 };
+	if (tartan_etcd_txn(reg->etcd, &txn, renew_done, reg, NULL, &reg->req) < 0) {
+		revoke_unused(reg, reg->new_lease);
+		reg->new_lease = 0;
+		retry_later(reg, renew_start);
+	}
+}
+
+static void renew_start(struct tartan_flannel_registry *reg)
+{
+	tartan_etcd_request_cancel(reg->req);
+	reg->req = NULL;
+	if (tartan_etcd_lease_grant(reg->etcd, reg->ttl_s, 0, renew_granted, reg, NULL, &reg->req) <
+	    0)
+		retry_later(reg, renew_start);
+}
+
+static void renew_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct tartan_flannel_registry *reg = w->data;
+
+	reg->backoff_s = BACKOFF_FIRST_S;
+	renew_start(reg);
+}
+
+static void own_key_event(struct tartan_flannel_registry *reg, const struct tartan_etcd_event *ev)
+{
+	char buf[TARTAN_IP4_NET_STRLEN];
+
+	if (ev->type == TARTAN_ETCD_EVENT_DELETE) {
+		if (reg->req)
+			return; /* a chain of ours is at work on the key already */
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "lease-lost",
+		      "our lease key %s was deleted (expired or by hand); taking %s again", reg->key,
+		      tartan_ip4_net_format(&reg->subnet, buf));
+		reg->backoff_s = BACKOFF_FIRST_S;
+		recreate_same(reg);
+		return;
+	}
+	if (ev->kv.value.len != strlen(reg->value) || memcmp(ev->kv.value.data, reg->value,
+							     ev->kv.value.len) != 0)
+		/* not applied as a peer; the next renewal's compare finds out who holds it */
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "lease-claimed",
+		      "our lease key %s was overwritten by another writer; not applied", reg->key);
+}
+
+/* --- config ------------------------------------------------------------------------------ */
+
+static void config_list(struct tartan_flannel_registry *reg);
+
+static void config_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	config_list(w->data);
+}
+
+static void config_retry(struct tartan_flannel_registry *reg, double after_s)
+{
+	tartan_etcd_watch_free(reg->config_watch);
+	reg->config_watch = NULL;
+	ev_timer_stop(reg->loop, &reg->config_timer);
+	ev_timer_set(&reg->config_timer, after_s, 0.);
+	ev_timer_start(reg->loop, &reg->config_timer);
+}
+
+static void config_value(struct tartan_flannel_registry *reg, const struct tartan_etcd_kv *kv)
+{
+	struct tartan_flannel_config *config = NULL;
+	char *reason = NULL;
+
+	if (tartan_flannel_config_parse(kv->value.data, kv->value.len, &config, &reason) < 0) {
+		logf_(reg, TARTAN_FLANNEL_LOG_ERROR, "config-invalid",
+		      "network config %s is invalid: %s; waiting for a valid one", reg->config_key,
+		      reason ? reason : "out of memory");
+		free(reason);
+		return;
+	}
+	if (reg->config) {
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "config-changed",
+		      "network config %s changed; restart tartand to apply it (as flanneld)",
+		      reg->config_key);
+		tartan_flannel_config_free(config);
+		return;
+	}
+	reg->config = config;
+	if (reg->ops->config_ready)
+		reg->ops->config_ready(reg, config, reg->userdata);
+	if (reg->want_lease && reg->state == STATE_WAIT_CONFIG)
+		acquire_start(reg);
+}
+
+static void config_watch_cb(struct tartan_etcd_watch *w, const struct tartan_etcd_watch_update *u,
+			    void *userdata)
+{
+	struct tartan_flannel_registry *reg = userdata;
+	size_t i;
+
+	switch (u->status) {
+	case TARTAN_ETCD_WATCH_EVENTS:
+		for (i = 0; i < u->n_events; i++)
+			if (u->events[i].type == TARTAN_ETCD_EVENT_PUT)
+				config_value(reg, &u->events[i].kv);
+			else if (!reg->config)
+				logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "config-missing",
+				      "network config %s was deleted; waiting for it",
+				      reg->config_key);
+		break;
+	case TARTAN_ETCD_WATCH_PROGRESS:
+		break;
+	case TARTAN_ETCD_WATCH_COMPACTED:
+		config_retry(reg, 0.);
+		break;
+	case TARTAN_ETCD_WATCH_FAILED:
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "config-watch", "config watch: %s; retrying",
+		      u->errmsg);
+		config_retry(reg, 1.);
+		break;
+	}
+}
+
+static void config_listed(int error, const char *errmsg, struct tartan_etcd_result *res, void *ud)
+{
+	struct tartan_flannel_registry *reg = ud;
+	struct tartan_etcd_watch_req wreq;
+	int err;
+
+	reg->config_req = NULL;
+	if (error) {
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "config-read",
+		      "reading network config %s: %s; retrying", reg->config_key, errmsg);
+		config_retry(reg, 1.);
+		return;
+	}
+	if (res->n_kvs)
+		config_value(reg, &res->kvs[0]);
+	else
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "config-missing",
+		      "network config %s not found in etcd (v3 API); waiting for it",
+		      reg->config_key);
+	wreq = (struct tartan_etcd_watch_req){
+		.keys = { reg->config_key, strlen(reg->config_key) },
+		.start_revision = res->header.revision + 1,
+	};
+	err = tartan_etcd_watch_new(reg->etcd, &wreq, config_watch_cb, reg, NULL,
+				    &reg->config_watch);
+	if (err < 0)
+		config_retry(reg, 1.);
+}
+
+static void config_list(struct tartan_flannel_registry *reg)
+{
+	struct tartan_etcd_range_req req = {
+		.keys = { reg->config_key, strlen(reg->config_key) },
+	};
+
+	tartan_etcd_request_cancel(reg->config_req);
+	reg->config_req = NULL;
+	if (tartan_etcd_range(reg->etcd, &req, config_listed, reg, NULL, &reg->config_req) < 0)
+		config_retry(reg, 1.);
+}
+
+/* --- public ------------------------------------------------------------------------------ */
+
+int tartan_flannel_registry_new(struct ev_loop *loop, struct tartan_etcd_client *etcd,
+				const struct tartan_flannel_registry_options *opts,
+				const struct tartan_flannel_registry_ops *ops, void *userdata,
+				struct tartan_flannel_registry **ret)
+{
+	struct tartan_flannel_registry *reg;
+	int err;
+
+	if (!loop || !etcd || !opts || !ops || !opts->prefix || !ret)
+		return -EINVAL;
+	reg = calloc(1, sizeof(*reg));
+	if (!reg)
+		return -ENOMEM;
+	reg->loop = loop;
+	reg->etcd = etcd;
+	reg->ops = ops;
+	reg->userdata = userdata;
+	reg->public_ip = opts->public_ip;
+	reg->previous_subnet = opts->previous_subnet;
+	reg->ttl_s = opts->lease_ttl_s ? opts->lease_ttl_s : 86400;
+	reg->margin_s = opts->renew_margin_s ? opts->renew_margin_s : 3600;
+	if (reg->margin_s >= reg->ttl_s)
+		reg->margin_s = reg->ttl_s / 2; /* short test TTLs still renew in time */
+	reg->backoff_s = BACKOFF_FIRST_S;
+	ev_init(&reg->retry_timer, retry_timer_cb);
+	reg->retry_timer.data = reg;
+	ev_init(&reg->renew_timer, renew_timer_cb);
+	reg->renew_timer.data = reg;
+	ev_init(&reg->peers_timer, peers_timer_cb);
+	reg->peers_timer.data = reg;
+	ev_init(&reg->config_timer, config_timer_cb);
+	reg->config_timer.data = reg;
+	reg->prefix = strdup(opts->prefix);
+	err = reg->prefix ? 0 : -ENOMEM;
+	if (err >= 0)
+		err = tartan_flannel_config_key(opts->prefix, &reg->config_key);
+	if (err >= 0)
+		err = tartan_flannel_lease_dir(opts->prefix, &reg->lease_dir);
+	if (err < 0) {
+		tartan_flannel_registry_free(reg);
+		return err;
+	}
+	config_list(reg);
+	*ret = reg;
+	return 0;
+}
+
+void tartan_flannel_registry_free(struct tartan_flannel_registry *reg)
+{
+	if (!reg)
+		return;
+	ev_timer_stop(reg->loop, &reg->retry_timer);
+	ev_timer_stop(reg->loop, &reg->renew_timer);
+	ev_timer_stop(reg->loop, &reg->peers_timer);
+	ev_timer_stop(reg->loop, &reg->config_timer);
+	tartan_etcd_request_cancel(reg->req);
+	tartan_etcd_request_cancel(reg->config_req);
+	tartan_etcd_request_cancel(reg->peers_req);
+	tartan_etcd_watch_free(reg->config_watch);
+	tartan_etcd_watch_free(reg->peers_watch);
+	tartan_flannel_config_free(reg->config);
+	free(reg->prefix);
+	free(reg->config_key);
+	free(reg->lease_dir);
+	free(reg->value);
+	free(reg->key);
+	free(reg->candidate_key);
+	free(reg->peers);
+	free(reg);
+}
+
+int tartan_flannel_registry_acquire(struct tartan_flannel_registry *reg,
+				    const struct tartan_flannel_lease_attrs *attrs)
+{
+	struct tartan_flannel_lease_attrs a = *attrs;
+	char *value = NULL;
+	int err;
+
+	a.public_ip = reg->public_ip;
+	err = tartan_flannel_lease_value_format(&a, &value);
+	if (err < 0)
+		return err;
+	free(reg->value);
+	reg->value = value;
+	reg->want_lease = true;
+	if (reg->config && reg->state == STATE_WAIT_CONFIG)
+		acquire_start(reg);
+	return 0;
+}
+
+const struct tartan_flannel_config *tartan_flannel_registry_config(const struct tartan_flannel_registry *reg)
+{
+	return reg->config;
+}
+
+bool tartan_flannel_registry_lease(const struct tartan_flannel_registry *reg,
+				   struct tartan_ip4_net *ret_subnet, int64_t *ret_expiry_unix)
+{
+	if (!reg->have_lease)
+		return false;
+	if (ret_subnet)
+		*ret_subnet = reg->subnet;
+	if (ret_expiry_unix)
+		*ret_expiry_unix = reg->etcd_lease ? reg->expiry_unix : 0;
+	return true;
+}
+
+size_t tartan_flannel_registry_n_peers(const struct tartan_flannel_registry *reg)
+{
+	return reg->n_peers;
+}
+
+const struct tartan_flannel_peer *tartan_flannel_registry_peer(const struct tartan_flannel_registry *reg,
+							       size_t i)
+{
+	return i < reg->n_peers ? &reg->peers[i] : NULL;
+}
+
+const char *tartan_flannel_registry_state(const struct tartan_flannel_registry *reg)
+{
+	switch (reg->state) {
+	case STATE_WAIT_CONFIG:
+		return "waiting-for-config";
+	case STATE_ACQUIRING:
+		return "acquiring";
+	default:
+		return "running";
+	}
+}
+
+bool tartan_flannel_registry_connected(const struct tartan_flannel_registry *reg)
+{
+	return tartan_etcd_watch_is_connected(reg->config_watch) &&
+	       (!reg->have_lease || tartan_etcd_watch_is_connected(reg->peers_watch));
+}

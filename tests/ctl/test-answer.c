@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests for ctl/answer.c: parsing the daemon's answer line and the text
+ * tartanctl prints for status and leases, with fields missing, of the wrong
+ * type, or holding control characters.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/answer.h"
+
+/* 2023-11-14T22:13:20Z */
+#define T0 1700000000
+
+static json_t *load(const char *s)
+{
+	json_error_t e;
+	json_t *v = json_loads(s, 0, &e);
+
+	if (!v)
+		fail_msg("test JSON does not parse: %s: %s", e.text, s);
+	return v;
+}
+
+static void expect_text(const char *what, const char *got, const char *expected)
+{
+	if (strcmp(got, expected) != 0)
+		print_error("%s:\n--- expected\n%s--- got\n%s---\n", what, expected, got);
+	assert_string_equal(got, expected);
+}
+
+static void expect_status(const char *result_json, time_t now, const char *expected)
+{
+	json_t *result = load(result_json);
+	char *text = NULL;
+
+	assert_int_equal(tartan_ctl_render_status(result, now, &text), 0);
+	expect_text(result_json, text, expected);
+	free(text);
+	json_decref(result);
+}
+
+static void expect_leases(const char *result_json, const char *expected)
+{
+	json_t *result = load(result_json);
+	char *text = NULL;
+
+	assert_int_equal(tartan_ctl_render_leases(result, &text), 0);
+	expect_text(result_json, text, expected);
+	free(text);
+	json_decref(result);
+}
+
+static void test_parse_ok(void **state)
+{
+	const char *line = "{\"ok\":true,\"result\":{\"state\":\"running\"},\"extra\":[1]}\n";
+	json_t *result = NULL;
+	char *error = (char *)"untouched";
+
+	assert_int_equal(tartan_ctl_answer_parse(line, strlen(line), &result, &error), 0);
+	assert_null(error);
+	assert_string_equal(json_string_value(json_object_get(result, "state")), "running");
+	json_decref(result);
+}
+
+static void test_parse_error(void **state)
+{
+	static const struct {
+		const char *line, *error;
+	} cases[] = {
+		{ "{\"ok\":false,\"error\":\"no lease yet\"}", "no lease yet" },
+		/* a terminal escape from the socket is shown, not executed */
+		{ "{\"ok\":false,\"error\":\"bad \\u001b[2J\\n\"}", "bad \\x1b[2J\\x0a" },
+		{ "{\"ok\":false,\"error\":\"caf\\u00e9\"}", "caf\\xc3\\xa9" },
+		{ "{\"ok\":false}", "no message" },
+		{ "{\"ok\":false,\"error\":42}", "no message" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *result = (json_t *)1;
+		char *error = NULL;
+
+		assert_int_equal(tartan_ctl_answer_parse(cases[i].line, strlen(cases[i].line),
+							 &result, &error),
+				 0);
+		assert_null(result);
+		expect_text(cases[i].line, error, cases[i].error);
+		free(error);
+	}
+}
+
+static void test_parse_malformed(void **state)
+{
+	static const char *const lines[] = {
+		"",
+		"garbage\n",
+		"[true]",
+		"{\"ok\":1,\"result\":{}}",
+		"{\"result\":{}}",
+		"{\"ok\":true}",
+		"{\"ok\":true,\"result\":[]}",
+		"{\"ok\":true,\"result\":\"running\"}",
+		"{\"ok\":true,\"result\":{}} {}",
+	};
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		json_t *result = NULL;
+		char *error = NULL;
+		int r = tartan_ctl_answer_parse(lines[i], strlen(lines[i]), &result, &error);
+
+		if (r != -EBADMSG)
+			print_error("answer \"%s\": expected -EBADMSG, got %d\n", lines[i], r);
+		assert_int_equal(r, -EBADMSG);
+		assert_null(result);
+		assert_null(error);
+	}
+}
+
+static void test_status_full(void **state)
+{
+	expect_status("{\"state\":\"running\",\"network\":\"10.5.0.0/16\",\"subnet\":\"10.5.72.0/24\","
+		      "\"public_ip\":\"192.0.2.1\",\"backend\":\"vxlan\",\"lease_expiry\":1700000000,"
+		      "\"peers\":2,\"etcd_endpoint\":\"http://127.0.0.1:2379\","
+		      "\"etcd_connected\":true,\"mtu\":1450,"
+		      "\"subnet_file\":\"/run/flannel/subnet.env\",\"future_field\":{\"x\":1}}",
+		      T0 - 86400 - 3 * 3600 - 59,
+		      "State:        running\n"
+		      "Network:      10.5.0.0/16\n"
+		      "Subnet:       10.5.72.0/24\n"
+		      "Public IP:    192.0.2.1\n"
+		      "Backend:      vxlan\n"
+		      "MTU:          1450\n"
+		      "Lease expiry: 2023-11-14T22:13:20Z (in 1d 3h)\n"
+		      "Peers:        2\n"
+		      "etcd:         http://127.0.0.1:2379 (connected)\n"
+		      "Subnet file:  /run/flannel/subnet.env\n");
+}
+
+static void test_status_partial_and_wrong_types(void **state)
+{
+	/* waiting for the config: most fields not known yet */
+	expect_status("{\"state\":\"waiting-for-config\",\"etcd_endpoint\":\"http://10.0.0.1:2379\","
+		      "\"etcd_connected\":false}",
+		      T0,
+		      "State:        waiting-for-config\n"
+		      "Network:      -\n"
+		      "Subnet:       -\n"
+		      "Public IP:    -\n"
+		      "Backend:      -\n"
+		      "MTU:          -\n"
+		      "Lease expiry: -\n"
+		      "Peers:        -\n"
+		      "etcd:         http://10.0.0.1:2379 (not connected)\n"
+		      "Subnet file:  -\n");
+	/* wrong types print "-", and never crash */
+	expect_status("{\"state\":7,\"network\":null,\"subnet\":[\"10.5.72.0/24\"],\"public_ip\":{},"
+		      "\"backend\":true,\"mtu\":\"1450\",\"lease_expiry\":\"soon\",\"peers\":2.5,"
+		      "\"etcd_endpoint\":1,\"etcd_connected\":\"yes\",\"subnet_file\":false}",
+		      T0,
+		      "State:        -\n"
+		      "Network:      -\n"
+		      "Subnet:       -\n"
+		      "Public IP:    -\n"
+		      "Backend:      -\n"
+		      "MTU:          -\n"
+		      "Lease expiry: -\n"
+		      "Peers:        -\n"
+		      "etcd:         -\n"
+		      "Subnet file:  -\n");
+	/* a reservation, and an expiry in the past */
+	expect_status("{\"lease_expiry\":null}", T0,
+		      "State:        -\nNetwork:      -\nSubnet:       -\nPublic IP:    -\n"
+		      "Backend:      -\nMTU:          -\nLease expiry: never (a reservation)\n"
+		      "Peers:        -\netcd:         -\nSubnet file:  -\n");
+	expect_status("{\"lease_expiry\":1700000000,\"state\":\"acquiring\\u001b]0;x\\u0007\"}",
+		      T0 + 125,
+		      "State:        acquiring\\x1b]0;x\\x07\n"
+		      "Network:      -\nSubnet:       -\nPublic IP:    -\n"
+		      "Backend:      -\nMTU:          -\n"
+		      "Lease expiry: 2023-11-14T22:13:20Z (expired 2m 5s ago)\n"
+		      "Peers:        -\netcd:         -\nSubnet file:  -\n");
+	/* times beyond what a calendar prints */
+	expect_status("{\"lease_expiry\":9223372036854775807}", T0,
+		      "State:        -\nNetwork:      -\nSubnet:       -\nPublic IP:    -\n"
+		      "Backend:      -\nMTU:          -\nLease expiry: -\n"
+		      "Peers:        -\netcd:         -\nSubnet file:  -\n");
+	expect_status("{\"lease_expiry\":-9223372036854775807}", T0,
+		      "State:        -\nNetwork:      -\nSubnet:       -\nPublic IP:    -\n"
+		      "Backend:      -\nMTU:          -\nLease expiry: -\n"
+		      "Peers:        -\netcd:         -\nSubnet file:  -\n");
+}
+
+static void test_status_not_an_object(void **state)
+{
+	json_t *v = json_array();
+	char *text = NULL;
+
+	assert_int_equal(tartan_ctl_render_status(v, T0, &text), 0);
+	assert_non_null(strstr(text, "State:        -\n"));
+	free(text);
+	json_decref(v);
+}
+
+static void test_leases_table(void **state)
+{
+	expect_leases("{\"leases\":["
+		      "{\"subnet\":\"10.5.72.0/24\",\"public_ip\":\"192.0.2.1\",\"backend\":\"vxlan\","
+		      "\"expiry\":1700000000,\"own\":true,\"vtep_mac\":\"aa:bb:cc:dd:ee:ff\"},"
+		      "{\"subnet\":\"10.5.3.0/24\",\"public_ip\":\"192.0.2.10\",\"backend\":\"host-gw\","
+		      "\"expiry\":null,\"own\":false},"
+		      "{\"subnet\":\"10.5.100.0/24\",\"public_ip\":\"198.51.100.200\","
+		      "\"backend\":\"vxlan\"}"
+		      "]}",
+		      "SUBNET         PUBLIC-IP       BACKEND  EXPIRES               OWN\n"
+		      "10.5.72.0/24   192.0.2.1       vxlan    2023-11-14T22:13:20Z  yes\n"
+		      "10.5.3.0/24    192.0.2.10      host-gw  never                 no\n"
+		      "10.5.100.0/24  198.51.100.200  vxlan    -                     -\n");
+	/* no leases: the header alone */
+	expect_leases("{\"leases\":[]}", "SUBNET  PUBLIC-IP  BACKEND  EXPIRES  OWN\n");
+}
+
+static void test_leases_hostile(void **state)
+{
+	/* entries of the wrong type are rows of "-"; strings are escaped */
+	expect_leases("{\"leases\":[42,null,"
+		      "{\"subnet\":\"\\u001b[31m10.5.1.0/24\",\"public_ip\":5,\"backend\":[],"
+		      "\"expiry\":\"x\",\"own\":1}]}",
+		      "SUBNET               PUBLIC-IP  BACKEND  EXPIRES  OWN\n"
+		      "-                    -          -        -        -\n"
+		      "-                    -          -        -        -\n"
+		      "\\x1b[31m10.5.1.0/24  -          -        -        -\n");
+
+	{
+		static const char *const bad[] = {
+			"{}",
+			"{\"leases\":{}}",
+			"{\"leases\":null}",
+			"[]",
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			json_t *v = load(bad[i]);
+			char *text = NULL;
+
+			assert_int_equal(tartan_ctl_render_leases(v, &text), -EBADMSG);
+			assert_null(text);
+			json_decref(v);
+		}
+	}
+}
+
+static void test_render_json(void **state)
+{
+	json_t *v = load("{\"state\":\"caf\\u00e9\",\"peers\":2,\"x\":\"\\u001b\"}");
+	char *text = NULL;
+
+	assert_int_equal(tartan_ctl_render_json(v, &text), 0);
+	expect_text("--json", text,
+		    "{\n  \"state\": \"caf\\u00E9\",\n  \"peers\": 2,\n  \"x\": \"\\u001B\"\n}\n");
+	free(text);
+	json_decref(v);
+
+	/* DEL, which jansson does not escape */
+	v = load("{\"k\\u007f\":\"\\u007f\"}");
+	assert_int_equal(tartan_ctl_render_json(v, &text), 0);
+	expect_text("--json", text, "{\n  \"k\\u007f\": \"\\u007f\"\n}\n");
+	free(text);
+	json_decref(v);
+}
+
+static void test_escape(void **state)
+{
+	char *out = NULL;
+
+	assert_int_equal(tartan_ctl_escape("a\0b\x7f~ \\", 7, &out), 0);
+	assert_string_equal(out, "a\\x00b\\x7f~ \\");
+	free(out);
+	assert_int_equal(tartan_ctl_escape("", 0, &out), 0);
+	assert_string_equal(out, "");
+	free(out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_ok),
+		cmocka_unit_test(test_parse_error),
+		cmocka_unit_test(test_parse_malformed),
+		cmocka_unit_test(test_status_full),
+		cmocka_unit_test(test_status_partial_and_wrong_types),
+		cmocka_unit_test(test_status_not_an_object),
+		cmocka_unit_test(test_leases_table),
+		cmocka_unit_test(test_leases_hostile),
+		cmocka_unit_test(test_render_json),
+		cmocka_unit_test(test_escape),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
