@@ -149,24 +149,36 @@ enum field_kind {
 	FIELD_STRING,
 	FIELD_INTEGER,
 	FIELD_EXPIRY,
-	FIELD_ETCD,
 };
 
+/* a string field may have a boolean next to it ("flag"), said after it when known */
 static const struct {
 	const char *label;
 	const char *key;
 	enum field_kind kind;
+	const char *flag, *if_true, *if_false;
 } status_fields[] = {
-	{ "State", "state", FIELD_STRING },
-	{ "Network", "network", FIELD_STRING },
-	{ "Subnet", "subnet", FIELD_STRING },
-	{ "Public IP", "public_ip", FIELD_STRING },
-	{ "Backend", "backend", FIELD_STRING },
-	{ "MTU", "mtu", FIELD_INTEGER },
-	{ "Lease expiry", "lease_expiry", FIELD_EXPIRY },
-	{ "Peers", "peers", FIELD_INTEGER },
-	{ "etcd", "etcd_endpoint", FIELD_ETCD },
-	{ "Subnet file", "subnet_file", FIELD_STRING },
+	{ .label = "State", .key = "state", .kind = FIELD_STRING },
+	{ .label = "Network", .key = "network", .kind = FIELD_STRING },
+	{ .label = "Subnet", .key = "subnet", .kind = FIELD_STRING },
+	{ .label = "Public IP", .key = "public_ip", .kind = FIELD_STRING },
+	{ .label = "Interface", .key = "interface", .kind = FIELD_STRING },
+	{ .label = "Backend", .key = "backend", .kind = FIELD_STRING },
+	{ .label = "MTU", .key = "mtu", .kind = FIELD_INTEGER },
+	{ .label = "Lease expiry", .key = "lease_expiry", .kind = FIELD_EXPIRY },
+	{ .label = "Peers", .key = "peers", .kind = FIELD_INTEGER },
+	{ .label = "etcd",
+	  .key = "etcd_endpoint",
+	  .kind = FIELD_STRING,
+	  .flag = "etcd_connected",
+	  .if_true = " (connected)",
+	  .if_false = " (not connected)" },
+	{ .label = "Subnet file",
+	  .key = "subnet_file",
+	  .kind = FIELD_STRING,
+	  .flag = "subnet_file_written",
+	  .if_true = " (written)",
+	  .if_false = " (not written yet)" },
 };
 
 int tartan_ctl_render_status(json_t *result, time_t now, char **ret_text)
@@ -188,14 +200,22 @@ int tartan_ctl_render_status(json_t *result, time_t now, char **ret_text)
 
 		snprintf(label, sizeof(label), "%s:", status_fields[i].label);
 		switch (status_fields[i].kind) {
-		case FIELD_STRING:
+		case FIELD_STRING: {
+			json_t *flag = status_fields[i].flag ?
+					       json_object_get(result, status_fields[i].flag) :
+					       NULL;
+
 			r = string_cell(v, &cell);
 			if (r < 0)
 				goto fail;
-			fprintf(f, "%-14s%s\n", label, cell);
+			fprintf(f, "%-14s%s%s\n", label, cell,
+				json_is_true(flag)  ? status_fields[i].if_true :
+				json_is_false(flag) ? status_fields[i].if_false :
+						      "");
 			free(cell);
 			cell = NULL;
 			break;
+		}
 		case FIELD_INTEGER:
 			if (json_is_integer(v))
 				fprintf(f, "%-14s%" JSON_INTEGER_FORMAT "\n", label,
@@ -222,20 +242,6 @@ int tartan_ctl_render_status(json_t *result, time_t now, char **ret_text)
 				fprintf(f, "%-14s%s (expired %s ago)\n", label, tbuf, dbuf);
 			}
 			break;
-		case FIELD_ETCD: {
-			json_t *connected = json_object_get(result, "etcd_connected");
-
-			r = string_cell(v, &cell);
-			if (r < 0)
-				goto fail;
-			fprintf(f, "%-14s%s%s\n", label, cell,
-				json_is_true(connected)	   ? " (connected)"
-				: json_is_false(connected) ? " (not connected)"
-							   : "");
-			free(cell);
-			cell = NULL;
-			break;
-		}
 		}
 	}
 	return memstream_finish(f, &buf, ret_text);

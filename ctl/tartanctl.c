@@ -220,14 +220,16 @@ out:
 
 static int parse_args(int argc, char **argv, struct args *ret)
 {
+	/* clang-format off */
 	static const struct option options[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
+		{ "socket",  required_argument, NULL, 's' },
+		{ "json",    no_argument,       NULL, 'j' },
 		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		{ "help",    no_argument,       NULL, 'h' },
+		{ "version", no_argument,       NULL, 'V' },
 		{},
 	};
+	/* clang-format on */
 	struct args a = { .timeout = DEFAULT_TIMEOUT };
 	const char *env;
 	char *end;
@@ -429,7 +431,6 @@ int main(int argc, char **argv)
 		return cmd_version(&a);
 	if (strcmp(a.command, "status") == 0 || strcmp(a.command, "leases") == 0)
 		return cmd_daemon(&a);
-	fprintf(stderr, "tartanctl: unknown command \"%s\"\nTry 'tartanctl --help'.\n",
-		a.command);
+	fprintf(stderr, "tartanctl: unknown command \"%s\"\nTry 'tartanctl --help'.\n", a.command);
 	return EXIT_USAGE;
 }

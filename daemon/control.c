@@ -562,9 +562,10 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 				continue;
 			/* out of fds or memory: keep the loop alive and retry later */
 			if (tartan_ratelimit_ok(&c->accept_rl, now_usec()))
-				(void)tartan_log_errno(TARTAN_LOG_WARNING, e,
-						       "control: accept on %s: %m, pausing for %.0f s",
-						       c->path, ACCEPT_BACKOFF);
+				(void)tartan_log_errno(
+					TARTAN_LOG_WARNING, e,
+					"control: accept on %s: %m, pausing for %.0f s", c->path,
+					ACCEPT_BACKOFF);
 			ev_io_stop(loop, &c->accept_io);
 			ev_timer_set(&c->backoff, ACCEPT_BACKOFF, 0.);
 			ev_timer_start(loop, &c->backoff);
@@ -578,16 +579,15 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		if (cred.uid != 0) {
 			if (tartan_ratelimit_ok(&c->refuse_rl, now_usec()))
-				tartan_log_warning("control: refused a client with uid %u (pid %d): "
-						   "root only, ignoring",
+				tartan_log_warning("control: refused uid %u (pid %d): root only, "
+						   "ignoring",
 						   (unsigned)cred.uid, (int)cred.pid);
 			refuse(fd, "permission denied: the control socket is for root only");
 			continue;
 		}
 		if (c->n_clients >= TARTAN_CONTROL_CLIENTS_MAX) {
 			if (tartan_ratelimit_ok(&c->accept_rl, now_usec()))
-				tartan_log_warning("control: %u clients connected already, refusing "
-						   "one more",
+				tartan_log_warning("control: %u clients already, refusing one more",
 						   c->n_clients);
 			refuse(fd, "too many clients, try again later");
 			continue;

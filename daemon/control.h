@@ -51,8 +51,8 @@ struct tartan_control;
  * message (none: strerror of the code). Unknown commands are the handler's to
  * refuse. The handler must not free the control server; ev_break() is fine.
  */
-typedef int (*tartan_control_handler_fn)(const char *command, json_t *request,
-					 json_t **ret_result, char **ret_error, void *userdata);
+typedef int (*tartan_control_handler_fn)(const char *command, json_t *request, json_t **ret_result,
+					 char **ret_error, void *userdata);
 
 /*
  * Creates the missing parent directories of path (0755) and listens on path.

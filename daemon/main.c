@@ -108,7 +108,7 @@ static void write_subnet_file(struct daemon *d)
 		tartan_log_info("wrote %s", d->opts->subnet_file);
 }
 
-static void on_config_ready(struct tartan_flannel_registry *reg,
+static bool on_config_ready(struct tartan_flannel_registry *reg,
 			    const struct tartan_flannel_config *config, void *userdata)
 {
 	struct daemon *d = userdata;
@@ -120,15 +120,17 @@ static void on_config_ready(struct tartan_flannel_registry *reg,
 	err = tartan_flannel_backend_parse(config, &d->backend, &reason);
 	if (err >= 0 && d->backend.kind != TARTAN_FLANNEL_BACKEND_ALLOC) {
 		err = -EOPNOTSUPP;
-		if (asprintf(&reason, "backend %s is not available in this version of tartand yet "
-				      "(alloc only)", d->backend.type) < 0)
+		if (asprintf(&reason,
+			     "backend %s is not available in this version of tartand yet "
+			     "(alloc only)",
+			     d->backend.type) < 0)
 			reason = NULL;
 	}
 	if (err < 0) {
-		tartan_log_error("network config: %s; not joining the network",
+		tartan_log_error("network config: %s; waiting for a config tartand can use",
 				 reason ? reason : strerror(-err));
 		free(reason);
-		return;
+		return false;
 	}
 	d->backend_ok = true;
 	d->mtu = d->opts->mtu ? d->opts->mtu : d->iface.mtu;
@@ -138,8 +140,11 @@ static void on_config_ready(struct tartan_flannel_registry *reg,
 	snprintf(attrs.backend_type, sizeof(attrs.backend_type), "%s",
 		 d->backend.lease_backend_type);
 	err = tartan_flannel_registry_acquire(reg, &attrs);
-	if (err < 0)
+	if (err < 0) {
 		tartan_log_errno(TARTAN_LOG_ERROR, -err, "cannot request a lease: %m");
+		return false;
+	}
+	return true;
 }
 
 static void on_lease_acquired(struct tartan_flannel_registry *reg,
@@ -215,9 +220,11 @@ static int control_status(struct daemon *d, json_t *r)
 		err |= json_set(r, "backend", json_string(d->backend.type));
 		err |= json_set(r, "mtu", json_integer(d->mtu));
 	}
-	err |= json_set(r, "peers", json_integer((json_int_t)tartan_flannel_registry_n_peers(d->registry)));
+	err |= json_set(r, "peers",
+			json_integer((json_int_t)tartan_flannel_registry_n_peers(d->registry)));
 	err |= json_set(r, "etcd_endpoint", json_string(tartan_etcd_client_endpoint(d->etcd)));
-	err |= json_set(r, "etcd_connected", json_boolean(tartan_flannel_registry_connected(d->registry)));
+	err |= json_set(r, "etcd_connected",
+			json_boolean(tartan_flannel_registry_connected(d->registry)));
 	err |= json_set(r, "subnet_file", json_string(d->opts->subnet_file));
 	err |= json_set(r, "subnet_file_written", json_boolean(d->subnet_file_written));
 	return err ? -ENOMEM : 0;
@@ -258,21 +265,18 @@ static int control_leases(struct daemon *d, json_t *r)
 	if (!list || json_object_set_new(r, "leases", list) < 0)
 		return -ENOMEM;
 	if (tartan_flannel_registry_lease(d->registry, &subnet, &expiry) &&
-	    json_array_append_new(list, lease_json(&subnet, d->iface.addr,
-						   d->backend.lease_backend_type,
-						   expiry ? json_integer(expiry) : json_null(), true,
-						   NULL)) < 0)
+	    json_array_append_new(
+		    list, lease_json(&subnet, d->iface.addr, d->backend.lease_backend_type,
+				     expiry ? json_integer(expiry) : json_null(), true, NULL)) < 0)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		const struct tartan_flannel_peer *p = tartan_flannel_registry_peer(d->registry, i);
 
 		/* peers' expiry is not known: tartan makes no TimeToLive call per lease */
-		if (json_array_append_new(list, lease_json(&p->subnet, p->attrs.public_ip,
-							   p->attrs.backend_type,
-							   p->etcd_lease ? NULL : json_null(),
-							   false,
-							   p->attrs.has_vtep_mac ? p->attrs.vtep_mac
-										 : NULL)) < 0)
+		if (json_array_append_new(
+			    list, lease_json(&p->subnet, p->attrs.public_ip, p->attrs.backend_type,
+					     p->etcd_lease ? NULL : json_null(), false,
+					     p->attrs.has_vtep_mac ? p->attrs.vtep_mac : NULL)) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -315,18 +319,19 @@ static int find_interface(struct daemon *d)
 	int err = -ENODEV;
 
 	for (i = 0; i < o->n_ifaces && err < 0; i++)
-		err = o->ifaces[i].name ? tartan_iface_by_name(o->ifaces[i].name, &d->iface)
-					: tartan_iface_by_addr(ntohl(o->ifaces[i].addr.s_addr),
-							       &d->iface);
+		err = o->ifaces[i].name ?
+			      tartan_iface_by_name(o->ifaces[i].name, &d->iface) :
+			      tartan_iface_by_addr(ntohl(o->ifaces[i].addr.s_addr), &d->iface);
 	for (i = 0; i < o->n_iface_regexes && err < 0; i++)
 		err = tartan_iface_by_regex(o->iface_regexes[i], &d->iface);
 	if (o->n_ifaces == 0 && o->n_iface_regexes == 0)
 		err = tartan_iface_default(&d->iface);
 	if (err < 0)
-		return tartan_log_errno(TARTAN_LOG_ERROR, -err,
-					o->n_ifaces || o->n_iface_regexes
-						? "no interface matches --iface/--iface-regex: %m"
-						: "no interface with a default route (use --iface): %m");
+		return tartan_log_errno(
+			TARTAN_LOG_ERROR, -err,
+			o->n_ifaces || o->n_iface_regexes ?
+				"no interface matches --iface/--iface-regex: %m" :
+				"no interface with a default route (use --iface): %m");
 	if (o->has_public_ip)
 		d->iface.addr = ntohl(o->public_ip.s_addr);
 	tartan_log_info("using interface %s (MTU %u), public IP %s", d->iface.name, d->iface.mtu,
@@ -393,8 +398,8 @@ static int start_registry(struct daemon *d)
 		.lease_ttl_s = d->opts->subnet_lease_ttl,
 		.renew_margin_s = d->opts->subnet_lease_renew_margin * 60,
 	};
-	int err = tartan_flannel_registry_new(d->loop, d->etcd, &ro, &registry_ops, d,
-					      &d->registry);
+	int err =
+		tartan_flannel_registry_new(d->loop, d->etcd, &ro, &registry_ops, d, &d->registry);
 
 	if (err < 0)
 		return tartan_log_errno(TARTAN_LOG_ERROR, -err, "lease registry: %m");
@@ -410,8 +415,8 @@ static void stop_registry(struct daemon *d)
 
 static int start_control(struct daemon *d)
 {
-	int err = tartan_control_new(d->loop, d->opts->socket_path, control_handler, d,
-				     &d->control);
+	int err =
+		tartan_control_new(d->loop, d->opts->socket_path, control_handler, d, &d->control);
 
 	if (err < 0)
 		return tartan_log_errno(TARTAN_LOG_ERROR, -err, "control socket %s: %m",
@@ -464,10 +469,8 @@ static const struct subsystem {
 	int (*start)(struct daemon *d);
 	void (*stop)(struct daemon *d);
 } subsystems[] = {
-	{ "signals", start_signals, stop_signals },
-	{ "interface", find_interface, NULL },
-	{ "etcd", start_etcd, stop_etcd },
-	{ "registry", start_registry, stop_registry },
+	{ "signals", start_signals, stop_signals }, { "interface", find_interface, NULL },
+	{ "etcd", start_etcd, stop_etcd },	    { "registry", start_registry, stop_registry },
 	{ "control", start_control, stop_control },
 };
 

@@ -156,6 +156,8 @@ static struct tartan_flannel_peer *peer_find(struct tartan_flannel_registry *reg
 {
 	struct tartan_flannel_peer key = { .subnet = *subnet };
 
+	if (reg->n_peers == 0)
+		return NULL; /* bsearch() takes no NULL array */
 	return bsearch(&key, reg->peers, reg->n_peers, sizeof(key), peer_cmp);
 }
 
@@ -172,7 +174,8 @@ static bool peer_same(const struct tartan_flannel_peer *a, const struct tartan_f
 static bool peer_from_kv(struct tartan_flannel_registry *reg, const struct tartan_etcd_kv *kv,
 			 struct tartan_flannel_peer *ret)
 {
-	struct tartan_flannel_peer p = { .etcd_lease = kv->lease, .mod_revision = kv->mod_revision };
+	struct tartan_flannel_peer p = { .etcd_lease = kv->lease,
+					 .mod_revision = kv->mod_revision };
 	char *reason = NULL;
 
 	if (!subnet_key_parse(kv, &p.subnet)) {
@@ -182,7 +185,8 @@ static bool peer_from_kv(struct tartan_flannel_registry *reg, const struct tarta
 	}
 	if (reg->have_lease && tartan_ip4_net_overlaps(&p.subnet, &reg->subnet))
 		return false;
-	if (tartan_flannel_lease_value_parse(kv->value.data, kv->value.len, &p.attrs, &reason) < 0 ||
+	if (tartan_flannel_lease_value_parse(kv->value.data, kv->value.len, &p.attrs, &reason) <
+		    0 ||
 	    tartan_flannel_lease_check(reg->config, &p.subnet, &p.attrs, &reason) < 0) {
 		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, kv->key.data, "skipping lease %.200s: %s",
 		      kv->key.data, reason ? reason : "out of memory");
@@ -250,8 +254,8 @@ static void peer_put(struct tartan_flannel_registry *reg, const struct tartan_et
 		if (same)
 			return;
 	} else if (peer_insert(reg, &p) < 0) {
-		logf_(reg, TARTAN_FLANNEL_LOG_ERROR, "peers-oom", "out of memory caching peer %.200s",
-		      kv->key.data);
+		logf_(reg, TARTAN_FLANNEL_LOG_ERROR, "peers-oom",
+		      "out of memory caching peer %.200s", kv->key.data);
 		return;
 	}
 	if (reg->ops->peer_added)
@@ -344,7 +348,8 @@ static void peers_listed(int error, const char *errmsg, struct tartan_etcd_resul
 		if ((!reg->key || strcmp(res->kvs[i].key.data, reg->key) != 0) &&
 		    peer_from_kv(reg, &res->kvs[i], &fresh[n]))
 			n++;
-	qsort(fresh, n, sizeof(*fresh), peer_cmp);
+	if (n > 1)
+		qsort(fresh, n, sizeof(*fresh), peer_cmp);
 
 	/* removals first, then additions and changes: a merge walk of two sorted lists */
 	for (i = 0, j = 0; i < reg->n_peers;) {
@@ -446,8 +451,8 @@ static void write_done(int error, const char *errmsg, struct tartan_etcd_result 
 	reg->req = NULL;
 	if (error || !res->succeeded) {
 		if (error)
-			logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "lease-write", "writing lease %s: %s",
-			      reg->candidate_key, errmsg);
+			logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "lease-write",
+			      "writing lease %s: %s", reg->candidate_key, errmsg);
 		else
 			logf_(reg, TARTAN_FLANNEL_LOG_INFO, "lease-race",
 			      "subnet %s was taken meanwhile; listing again",
@@ -569,9 +574,9 @@ static void acquire_listed(int error, const char *errmsg, struct tartan_etcd_res
 			continue;
 		taken[n++] = subnet;
 		/* reuse the lease that holds our public IP (flanneld's first choice) */
-		if (!mine && tartan_flannel_lease_value_parse(res->kvs[i].value.data,
-							       res->kvs[i].value.len, &attrs,
-							       NULL) == 0 &&
+		if (!mine &&
+		    tartan_flannel_lease_value_parse(res->kvs[i].value.data, res->kvs[i].value.len,
+						     &attrs, NULL) == 0 &&
 		    attrs.public_ip == reg->public_ip) {
 			mine = &res->kvs[i];
 			mine_subnet = subnet;
@@ -593,7 +598,7 @@ static void acquire_listed(int error, const char *errmsg, struct tartan_etcd_res
 	if (mine) {
 		/* ours, but the config no longer allows it: flanneld deletes it too */
 		struct tartan_etcd_delete_req del = {
-			.keys = { mine->key.data, mine->key.len },
+			.keys = { .key = mine->key.data, .key_len = mine->key.len },
 		};
 
 		logf_(reg, TARTAN_FLANNEL_LOG_INFO, "lease-stale",
@@ -608,7 +613,8 @@ static void acquire_listed(int error, const char *errmsg, struct tartan_etcd_res
 	}
 
 	err = -ENOENT;
-	if (reg->previous_subnet.len && tartan_flannel_subnet_fits(reg->config, &reg->previous_subnet)) {
+	if (reg->previous_subnet.len &&
+	    tartan_flannel_subnet_fits(reg->config, &reg->previous_subnet)) {
 		bool busy = false;
 
 		for (i = 0; i < n && !busy; i++)
@@ -619,7 +625,8 @@ static void acquire_listed(int error, const char *errmsg, struct tartan_etcd_res
 		}
 	}
 	if (err < 0)
-		err = tartan_flannel_alloc_subnet(reg->config, taken, n, arc4random(), &reg->candidate);
+		err = tartan_flannel_alloc_subnet(reg->config, taken, n, arc4random(),
+						  &reg->candidate);
 	free(taken);
 	if (err < 0) {
 		logf_(reg, TARTAN_FLANNEL_LOG_ERROR, "lease-full",
@@ -724,11 +731,17 @@ static void renew_granted(int error, const char *errmsg, struct tartan_etcd_resu
 	};
 	put = (struct tartan_etcd_op){
 		.type = TARTAN_ETCD_OP_PUT,
-		.put = { reg->key, strlen(reg->key), reg->value, strlen(reg->value), reg->new_lease },
+		.put = {
+			.key = reg->key,
+			.key_len = strlen(reg->key),
+			.value = reg->value,
+			.value_len = strlen(reg->value),
+			.lease = reg->new_lease,
+		},
 	};
 	get = (struct tartan_etcd_op){
 		.type = TARTAN_ETCD_OP_RANGE,
-		.range = { .keys = { reg->key, strlen(reg->key) } },
+		.range = { .keys = { .key = reg->key, .key_len = strlen(reg->key) } },
 	};
 	txn = (struct tartan_etcd_txn_req){ &cmp, 1, &put, 1, &get, 1 };
 	if (tartan_etcd_txn(reg->etcd, &txn, renew_done, reg, NULL, &reg->req) < 0) {
@@ -763,14 +776,14 @@ static void own_key_event(struct tartan_flannel_registry *reg, const struct tart
 		if (reg->req)
 			return; /* a chain of ours is at work on the key already */
 		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "lease-lost",
-		      "our lease key %s was deleted (expired or by hand); taking %s again", reg->key,
-		      tartan_ip4_net_format(&reg->subnet, buf));
+		      "our lease key %s was deleted (expired or by hand); taking %s again",
+		      reg->key, tartan_ip4_net_format(&reg->subnet, buf));
 		reg->backoff_s = BACKOFF_FIRST_S;
 		recreate_same(reg);
 		return;
 	}
-	if (ev->kv.value.len != strlen(reg->value) || memcmp(ev->kv.value.data, reg->value,
-							     ev->kv.value.len) != 0)
+	if (ev->kv.value.len != strlen(reg->value) ||
+	    memcmp(ev->kv.value.data, reg->value, ev->kv.value.len) != 0)
 		/* not applied as a peer; the next renewal's compare finds out who holds it */
 		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "lease-claimed",
 		      "our lease key %s was overwritten by another writer; not applied", reg->key);
@@ -814,8 +827,11 @@ static void config_value(struct tartan_flannel_registry *reg, const struct tarta
 		return;
 	}
 	reg->config = config;
-	if (reg->ops->config_ready)
-		reg->ops->config_ready(reg, config, reg->userdata);
+	if (reg->ops->config_ready && !reg->ops->config_ready(reg, config, reg->userdata)) {
+		reg->config = NULL;
+		tartan_flannel_config_free(config);
+		return;
+	}
 	if (reg->want_lease && reg->state == STATE_WAIT_CONFIG)
 		acquire_start(reg);
 }
@@ -869,7 +885,7 @@ static void config_listed(int error, const char *errmsg, struct tartan_etcd_resu
 		      "network config %s not found in etcd (v3 API); waiting for it",
 		      reg->config_key);
 	wreq = (struct tartan_etcd_watch_req){
-		.keys = { reg->config_key, strlen(reg->config_key) },
+		.keys = { .key = reg->config_key, .key_len = strlen(reg->config_key) },
 		.start_revision = res->header.revision + 1,
 	};
 	err = tartan_etcd_watch_new(reg->etcd, &wreq, config_watch_cb, reg, NULL,
@@ -881,7 +897,7 @@ static void config_listed(int error, const char *errmsg, struct tartan_etcd_resu
 static void config_list(struct tartan_flannel_registry *reg)
 {
 	struct tartan_etcd_range_req req = {
-		.keys = { reg->config_key, strlen(reg->config_key) },
+		.keys = { .key = reg->config_key, .key_len = strlen(reg->config_key) },
 	};
 
 	tartan_etcd_request_cancel(reg->config_req);
@@ -982,7 +998,8 @@ int tartan_flannel_registry_acquire(struct tartan_flannel_registry *reg,
 	return 0;
 }
 
-const struct tartan_flannel_config *tartan_flannel_registry_config(const struct tartan_flannel_registry *reg)
+const struct tartan_flannel_config *
+tartan_flannel_registry_config(const struct tartan_flannel_registry *reg)
 {
 	return reg->config;
 }
@@ -1004,8 +1021,8 @@ size_t tartan_flannel_registry_n_peers(const struct tartan_flannel_registry *reg
 	return reg->n_peers;
 }
 
-const struct tartan_flannel_peer *tartan_flannel_registry_peer(const struct tartan_flannel_registry *reg,
-							       size_t i)
+const struct tartan_flannel_peer *
+tartan_flannel_registry_peer(const struct tartan_flannel_registry *reg, size_t i)
 {
 	return i < reg->n_peers ? &reg->peers[i] : NULL;
 }

@@ -43,17 +43,18 @@ enum tartan_flannel_log_level {
 };
 
 struct tartan_flannel_registry_ops {
-	/* the first valid network config; later changes are only logged, as flanneld reads
-	 * it once (a restart applies them) */
-	void (*config_ready)(struct tartan_flannel_registry *reg,
+	/* a valid network config: the caller returns false when it cannot use it (e.g. its
+	 * backend), and the registry waits for another one. Once one is accepted, later
+	 * changes are only logged, as flanneld reads it once (a restart applies them). */
+	bool (*config_ready)(struct tartan_flannel_registry *reg,
 			     const struct tartan_flannel_config *config, void *userdata);
 	/* our lease is held (first time, renewed, or moved to another subnet) */
-	void (*lease_acquired)(struct tartan_flannel_registry *reg, const struct tartan_ip4_net *subnet,
-			       void *userdata);
+	void (*lease_acquired)(struct tartan_flannel_registry *reg,
+			       const struct tartan_ip4_net *subnet, void *userdata);
 	/* a peer's lease appeared or changed; peer_removed carries the cached lease, since
 	 * an etcd DELETE event has no value */
-	void (*peer_added)(struct tartan_flannel_registry *reg, const struct tartan_flannel_peer *peer,
-			   void *userdata);
+	void (*peer_added)(struct tartan_flannel_registry *reg,
+			   const struct tartan_flannel_peer *peer, void *userdata);
 	void (*peer_removed)(struct tartan_flannel_registry *reg,
 			     const struct tartan_flannel_peer *peer, void *userdata);
 	/* one line with context per event worth an operator's attention; the caller may
@@ -63,11 +64,11 @@ struct tartan_flannel_registry_ops {
 };
 
 struct tartan_flannel_registry_options {
-	const char *prefix;	/* "/coreos.com/network" */
-	uint32_t public_ip;	/* host order */
+	const char *prefix;		       /* "/coreos.com/network" */
+	uint32_t public_ip;		       /* host order */
 	struct tartan_ip4_net previous_subnet; /* from subnet.env; len 0 = none */
-	unsigned lease_ttl_s;	/* 86400, as flanneld */
-	unsigned renew_margin_s; /* 3600 */
+	unsigned lease_ttl_s;		       /* 86400, as flanneld */
+	unsigned renew_margin_s;	       /* 3600 */
 };
 
 int tartan_flannel_registry_new(struct ev_loop *loop, struct tartan_etcd_client *etcd,
@@ -82,13 +83,14 @@ int tartan_flannel_registry_acquire(struct tartan_flannel_registry *reg,
 				    const struct tartan_flannel_lease_attrs *attrs) _tartan_wur_;
 
 /* What the registry holds, for status and tartanctl. */
-const struct tartan_flannel_config *tartan_flannel_registry_config(const struct tartan_flannel_registry *reg);
+const struct tartan_flannel_config *
+tartan_flannel_registry_config(const struct tartan_flannel_registry *reg);
 /* false until a lease is held */
 bool tartan_flannel_registry_lease(const struct tartan_flannel_registry *reg,
 				   struct tartan_ip4_net *ret_subnet, int64_t *ret_expiry_unix);
 size_t tartan_flannel_registry_n_peers(const struct tartan_flannel_registry *reg);
-const struct tartan_flannel_peer *tartan_flannel_registry_peer(const struct tartan_flannel_registry *reg,
-							       size_t i);
+const struct tartan_flannel_peer *
+tartan_flannel_registry_peer(const struct tartan_flannel_registry *reg, size_t i);
 /* "waiting-for-config", "acquiring", "running" */
 const char *tartan_flannel_registry_state(const struct tartan_flannel_registry *reg);
 /* both watches connected */

@@ -126,75 +126,83 @@ static void test_parse_malformed(void **state)
 
 static void test_status_full(void **state)
 {
-	expect_status("{\"state\":\"running\",\"network\":\"10.5.0.0/16\",\"subnet\":\"10.5.72.0/24\","
-		      "\"public_ip\":\"192.0.2.1\",\"backend\":\"vxlan\",\"lease_expiry\":1700000000,"
-		      "\"peers\":2,\"etcd_endpoint\":\"http://127.0.0.1:2379\","
-		      "\"etcd_connected\":true,\"mtu\":1450,"
-		      "\"subnet_file\":\"/run/flannel/subnet.env\",\"future_field\":{\"x\":1}}",
-		      T0 - 86400 - 3 * 3600 - 59,
-		      "State:        running\n"
-		      "Network:      10.5.0.0/16\n"
-		      "Subnet:       10.5.72.0/24\n"
-		      "Public IP:    192.0.2.1\n"
-		      "Backend:      vxlan\n"
-		      "MTU:          1450\n"
-		      "Lease expiry: 2023-11-14T22:13:20Z (in 1d 3h)\n"
-		      "Peers:        2\n"
-		      "etcd:         http://127.0.0.1:2379 (connected)\n"
-		      "Subnet file:  /run/flannel/subnet.env\n");
+	expect_status(
+		"{\"state\":\"running\",\"network\":\"10.5.0.0/16\",\"subnet\":\"10.5.72.0/24\","
+		"\"public_ip\":\"192.0.2.1\",\"interface\":\"eth0\",\"backend\":\"vxlan\","
+		"\"lease_expiry\":1700000000,\"peers\":2,\"etcd_endpoint\":\"http://127.0.0.1:2379\","
+		"\"etcd_connected\":true,\"mtu\":1450,\"subnet_file\":\"/run/flannel/subnet.env\","
+		"\"subnet_file_written\":true,\"future_field\":{\"x\":1}}",
+		T0 - 86400 - 3 * 3600 - 59,
+		"State:        running\n"
+		"Network:      10.5.0.0/16\n"
+		"Subnet:       10.5.72.0/24\n"
+		"Public IP:    192.0.2.1\n"
+		"Interface:    eth0\n"
+		"Backend:      vxlan\n"
+		"MTU:          1450\n"
+		"Lease expiry: 2023-11-14T22:13:20Z (in 1d 3h)\n"
+		"Peers:        2\n"
+		"etcd:         http://127.0.0.1:2379 (connected)\n"
+		"Subnet file:  /run/flannel/subnet.env (written)\n");
 }
 
 static void test_status_partial_and_wrong_types(void **state)
 {
 	/* waiting for the config: most fields not known yet */
-	expect_status("{\"state\":\"waiting-for-config\",\"etcd_endpoint\":\"http://10.0.0.1:2379\","
-		      "\"etcd_connected\":false}",
-		      T0,
-		      "State:        waiting-for-config\n"
-		      "Network:      -\n"
-		      "Subnet:       -\n"
-		      "Public IP:    -\n"
-		      "Backend:      -\n"
-		      "MTU:          -\n"
-		      "Lease expiry: -\n"
-		      "Peers:        -\n"
-		      "etcd:         http://10.0.0.1:2379 (not connected)\n"
-		      "Subnet file:  -\n");
+	expect_status(
+		"{\"state\":\"waiting-for-config\",\"etcd_endpoint\":\"http://10.0.0.1:2379\","
+		"\"etcd_connected\":false,\"subnet_file\":\"/tmp/s.env\",\"subnet_file_written\":false}",
+		T0,
+		"State:        waiting-for-config\n"
+		"Network:      -\n"
+		"Subnet:       -\n"
+		"Public IP:    -\n"
+		"Interface:    -\n"
+		"Backend:      -\n"
+		"MTU:          -\n"
+		"Lease expiry: -\n"
+		"Peers:        -\n"
+		"etcd:         http://10.0.0.1:2379 (not connected)\n"
+		"Subnet file:  /tmp/s.env (not written yet)\n");
 	/* wrong types print "-", and never crash */
-	expect_status("{\"state\":7,\"network\":null,\"subnet\":[\"10.5.72.0/24\"],\"public_ip\":{},"
-		      "\"backend\":true,\"mtu\":\"1450\",\"lease_expiry\":\"soon\",\"peers\":2.5,"
-		      "\"etcd_endpoint\":1,\"etcd_connected\":\"yes\",\"subnet_file\":false}",
-		      T0,
-		      "State:        -\n"
-		      "Network:      -\n"
-		      "Subnet:       -\n"
-		      "Public IP:    -\n"
-		      "Backend:      -\n"
-		      "MTU:          -\n"
-		      "Lease expiry: -\n"
-		      "Peers:        -\n"
-		      "etcd:         -\n"
-		      "Subnet file:  -\n");
+	expect_status(
+		"{\"state\":7,\"network\":null,\"subnet\":[\"10.5.72.0/24\"],\"public_ip\":{},"
+		"\"backend\":true,\"mtu\":\"1450\",\"lease_expiry\":\"soon\",\"peers\":2.5,"
+		"\"etcd_endpoint\":1,\"etcd_connected\":\"yes\",\"subnet_file\":false,\"interface\":0,"
+		"\"subnet_file_written\":1}",
+		T0,
+		"State:        -\n"
+		"Network:      -\n"
+		"Subnet:       -\n"
+		"Public IP:    -\n"
+		"Interface:    -\n"
+		"Backend:      -\n"
+		"MTU:          -\n"
+		"Lease expiry: -\n"
+		"Peers:        -\n"
+		"etcd:         -\n"
+		"Subnet file:  -\n");
 	/* a reservation, and an expiry in the past */
-	expect_status("{\"lease_expiry\":null}", T0,
-		      "State:        -\nNetwork:      -\nSubnet:       -\nPublic IP:    -\n"
-		      "Backend:      -\nMTU:          -\nLease expiry: never (a reservation)\n"
-		      "Peers:        -\netcd:         -\nSubnet file:  -\n");
+	expect_status(
+		"{\"lease_expiry\":null}", T0,
+		"State:        -\nNetwork:      -\nSubnet:       -\nPublic IP:    -\n"
+		"Interface:    -\nBackend:      -\nMTU:          -\nLease expiry: never (a reservation)\n"
+		"Peers:        -\netcd:         -\nSubnet file:  -\n");
 	expect_status("{\"lease_expiry\":1700000000,\"state\":\"acquiring\\u001b]0;x\\u0007\"}",
 		      T0 + 125,
 		      "State:        acquiring\\x1b]0;x\\x07\n"
 		      "Network:      -\nSubnet:       -\nPublic IP:    -\n"
-		      "Backend:      -\nMTU:          -\n"
+		      "Interface:    -\nBackend:      -\nMTU:          -\n"
 		      "Lease expiry: 2023-11-14T22:13:20Z (expired 2m 5s ago)\n"
 		      "Peers:        -\netcd:         -\nSubnet file:  -\n");
 	/* times beyond what a calendar prints */
 	expect_status("{\"lease_expiry\":9223372036854775807}", T0,
 		      "State:        -\nNetwork:      -\nSubnet:       -\nPublic IP:    -\n"
-		      "Backend:      -\nMTU:          -\nLease expiry: -\n"
+		      "Interface:    -\nBackend:      -\nMTU:          -\nLease expiry: -\n"
 		      "Peers:        -\netcd:         -\nSubnet file:  -\n");
 	expect_status("{\"lease_expiry\":-9223372036854775807}", T0,
 		      "State:        -\nNetwork:      -\nSubnet:       -\nPublic IP:    -\n"
-		      "Backend:      -\nMTU:          -\nLease expiry: -\n"
+		      "Interface:    -\nBackend:      -\nMTU:          -\nLease expiry: -\n"
 		      "Peers:        -\netcd:         -\nSubnet file:  -\n");
 }
 
@@ -211,18 +219,19 @@ static void test_status_not_an_object(void **state)
 
 static void test_leases_table(void **state)
 {
-	expect_leases("{\"leases\":["
-		      "{\"subnet\":\"10.5.72.0/24\",\"public_ip\":\"192.0.2.1\",\"backend\":\"vxlan\","
-		      "\"expiry\":1700000000,\"own\":true,\"vtep_mac\":\"aa:bb:cc:dd:ee:ff\"},"
-		      "{\"subnet\":\"10.5.3.0/24\",\"public_ip\":\"192.0.2.10\",\"backend\":\"host-gw\","
-		      "\"expiry\":null,\"own\":false},"
-		      "{\"subnet\":\"10.5.100.0/24\",\"public_ip\":\"198.51.100.200\","
-		      "\"backend\":\"vxlan\"}"
-		      "]}",
-		      "SUBNET         PUBLIC-IP       BACKEND  EXPIRES               OWN\n"
-		      "10.5.72.0/24   192.0.2.1       vxlan    2023-11-14T22:13:20Z  yes\n"
-		      "10.5.3.0/24    192.0.2.10      host-gw  never                 no\n"
-		      "10.5.100.0/24  198.51.100.200  vxlan    -                     -\n");
+	expect_leases(
+		"{\"leases\":["
+		"{\"subnet\":\"10.5.72.0/24\",\"public_ip\":\"192.0.2.1\",\"backend\":\"vxlan\","
+		"\"expiry\":1700000000,\"own\":true,\"vtep_mac\":\"aa:bb:cc:dd:ee:ff\"},"
+		"{\"subnet\":\"10.5.3.0/24\",\"public_ip\":\"192.0.2.10\",\"backend\":\"host-gw\","
+		"\"expiry\":null,\"own\":false},"
+		"{\"subnet\":\"10.5.100.0/24\",\"public_ip\":\"198.51.100.200\","
+		"\"backend\":\"vxlan\"}"
+		"]}",
+		"SUBNET         PUBLIC-IP       BACKEND  EXPIRES               OWN\n"
+		"10.5.72.0/24   192.0.2.1       vxlan    2023-11-14T22:13:20Z  yes\n"
+		"10.5.3.0/24    192.0.2.10      host-gw  never                 no\n"
+		"10.5.100.0/24  198.51.100.200  vxlan    -                     -\n");
 	/* no leases: the header alone */
 	expect_leases("{\"leases\":[]}", "SUBNET  PUBLIC-IP  BACKEND  EXPIRES  OWN\n");
 }

@@ -348,10 +348,11 @@ static void test_status_text(void **state)
 	need_root();
 	assert_true(asprintf(&c->status,
 			     "{\"state\":\"running\",\"network\":\"10.5.0.0/16\",\"subnet\":"
-			     "\"10.5.72.0/24\",\"public_ip\":\"192.0.2.1\",\"backend\":\"vxlan\","
-			     "\"lease_expiry\":%lld,\"peers\":2,\"etcd_endpoint\":"
-			     "\"http://127.0.0.1:2379\",\"etcd_connected\":true,\"mtu\":1450,"
-			     "\"subnet_file\":\"/run/flannel/subnet.env\"}",
+			     "\"10.5.72.0/24\",\"public_ip\":\"192.0.2.1\",\"interface\":\"eth0\","
+			     "\"backend\":\"vxlan\",\"lease_expiry\":%lld,\"peers\":2,"
+			     "\"etcd_endpoint\":\"http://127.0.0.1:2379\",\"etcd_connected\":true,"
+			     "\"mtu\":1450,\"subnet_file\":\"/run/flannel/subnet.env\","
+			     "\"subnet_file_written\":true}",
 			     (long long)expiry) > 0);
 	gmtime_r(&expiry, &tm);
 	strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -360,12 +361,13 @@ static void test_status_text(void **state)
 		 "Network:      10.5.0.0/16\n"
 		 "Subnet:       10.5.72.0/24\n"
 		 "Public IP:    192.0.2.1\n"
+		 "Interface:    eth0\n"
 		 "Backend:      vxlan\n"
 		 "MTU:          1450\n"
 		 "Lease expiry: %s (in 1d 3h)\n"
 		 "Peers:        2\n"
 		 "etcd:         http://127.0.0.1:2379 (connected)\n"
-		 "Subnet file:  /run/flannel/subnet.env\n",
+		 "Subnet file:  /run/flannel/subnet.env (written)\n",
 		 iso);
 	check(c, NULL, ARGS("--socket", c->path, "status"), 0, expected, "");
 	/* the socket from the environment, and options after the command */
@@ -394,6 +396,7 @@ static void test_status_json(void **state)
 	      "Network:      -\n"
 	      "Subnet:       -\n"
 	      "Public IP:    -\n"
+	      "Interface:    -\n"
 	      "Backend:      -\n"
 	      "MTU:          -\n"
 	      "Lease expiry: never (a reservation)\n"
@@ -408,11 +411,12 @@ static void test_leases(void **state)
 	struct ctx *c = *state;
 
 	need_root();
-	c->leases = "{\"leases\":["
-		    "{\"subnet\":\"10.5.72.0/24\",\"public_ip\":\"192.0.2.1\",\"backend\":\"vxlan\","
-		    "\"expiry\":1700000000,\"own\":true,\"vtep_mac\":\"aa:bb:cc:dd:ee:ff\"},"
-		    "{\"subnet\":\"10.5.3.0/24\",\"public_ip\":\"192.0.2.10\",\"backend\":\"vxlan\","
-		    "\"expiry\":null,\"own\":false}]}";
+	c->leases =
+		"{\"leases\":["
+		"{\"subnet\":\"10.5.72.0/24\",\"public_ip\":\"192.0.2.1\",\"backend\":\"vxlan\","
+		"\"expiry\":1700000000,\"own\":true,\"vtep_mac\":\"aa:bb:cc:dd:ee:ff\"},"
+		"{\"subnet\":\"10.5.3.0/24\",\"public_ip\":\"192.0.2.10\",\"backend\":\"vxlan\","
+		"\"expiry\":null,\"own\":false}]}";
 	check(c, NULL, ARGS("--socket", c->path, "leases"), 0,
 	      "SUBNET        PUBLIC-IP   BACKEND  EXPIRES               OWN\n"
 	      "10.5.72.0/24  192.0.2.1   vxlan    2023-11-14T22:13:20Z  yes\n"
@@ -445,8 +449,8 @@ static void test_leases(void **state)
 	check(c, NULL, ARGS("--socket", c->path, "leases"), 1, "",
 	      "tartanctl: leases: malformed answer from tartand\n");
 	/* with --json it is printed as it is */
-	check(c, NULL, ARGS("--socket", c->path, "leases", "--json"), 0,
-	      "{\n  \"peers\": []\n}\n", "");
+	check(c, NULL, ARGS("--socket", c->path, "leases", "--json"), 0, "{\n  \"peers\": []\n}\n",
+	      "");
 }
 
 static void test_daemon_error(void **state)
@@ -552,7 +556,7 @@ static void test_bad_answers(void **state)
 	c->raw_reply = "{\"ok\":true,\"result\":{\"state\":[],\"peers\":\"2\",\"x\":{}}}\n";
 	check(c, NULL, ARGS("--socket", c->path, "status"), 0,
 	      "State:        -\nNetwork:      -\nSubnet:       -\nPublic IP:    -\n"
-	      "Backend:      -\nMTU:          -\nLease expiry: -\nPeers:        -\n"
+	      "Interface:    -\nBackend:      -\nMTU:          -\nLease expiry: -\nPeers:        -\n"
 	      "etcd:         -\nSubnet file:  -\n",
 	      "");
 	/* the daemon hangs up half way through a line */

@@ -8,9 +8,10 @@
 #  1. tartand in n1 is SIGKILLed and started again: same subnet (status, subnet.env, etcd),
 #     still one key for its public IP, n2 still sees it.
 #  2. etcd is SIGKILLed: n1's daemon stays up, answers status and reports etcd_connected
-#     false; etcd restarts on the same data dir and port: right after, a new peer lease is
-#     put and an existing peer lease deleted (events the daemon can only get by resuming its
-#     watch or re-listing); n1 reconnects (etcd_connected true), sees both changes, keeps its
+#     false; n1's eth0 is set down (no route to etcd); etcd restarts on the same data dir
+#     and port; a new peer lease is put and an existing peer lease deleted while n1 is still
+#     cut off (events it can only get by resuming its watch or re-listing); n1's eth0 is set
+#     up again: both daemons reconnect (etcd_connected true), see both changes, n1 keeps its
 #     subnet and its key.
 #  3. n1's key is deleted with etcdctl: within 10 s the same subnet is back in etcd, with
 #     flanneld's value and a fresh 24 h etcd lease, without a restart of the daemon; n2 sees
@@ -120,29 +121,38 @@ if wait_until 10 tstatus_is n1 etcd_connected false; then
 else
 	tap_fail "etcd killed: n1 reports etcd_connected false" "saw: $(tstatus n1 2>&1)"
 fi
+# n1 is also cut off from the underlay (its eth0 down: no route to etcd) until the peer
+# events below are written, so that it can only learn them by resuming its watch from the
+# last revision it saw or by re-listing; n2 stays connected and may come back at once.
+tap_check "n1 cut off from the underlay (eth0 down)" netns_exec n1 ip link set eth0 down
 sleep 2
 tap_check "etcd down: n1's tartand still runs" tartand_alive n1 || true
 tap_is "$(tstatus n1 subnet 2>&1)" "$s1" "etcd down: status still answers with the subnet" || true
 etcd_restart e || tap_bail "could not restart etcd"
-# at once, before the daemons are back: one peer event of each kind
 tap_check "etcd back: peer lease B put" put_leased "$P/subnets/10.5.241.0-24" \
 	'{"PublicIP":"192.0.2.41","PublicIPv6":null}'
 tap_check "etcd back: peer lease A deleted" ectl del "$P/subnets/10.5.240.0-24"
+tap_is "$(tstatus n1 etcd_connected 2>&1)" false \
+	"n1 was still away from etcd when the two events were written" || true
+tap_diag "n2 etcd_connected=$(tstatus n2 etcd_connected 2>&1) after the two events"
+tap_check "n1 back on the underlay (eth0 up)" netns_exec n1 ip link set eth0 up
 for n in n1 n2; do
+	when="while it was away"
+	[[ $n == n1 ]] || when="right after etcd came back"
 	if wait_until 20 tstatus_is "$n" etcd_connected true; then
 		tap_ok "$n reconnects to etcd (etcd_connected true)"
 	else
 		tap_fail "$n reconnects to etcd (etcd_connected true)" "saw: $(tstatus "$n" 2>&1)"
 	fi
 	if wait_until 10 has_subnet "$n" 10.5.241.0/24; then
-		tap_ok "$n sees peer B, put right after etcd came back"
+		tap_ok "$n sees peer B, put $when"
 	else
-		tap_fail "$n sees peer B, put right after etcd came back" "saw:" "$(tleases "$n" 2>&1)"
+		tap_fail "$n sees peer B, put $when" "saw:" "$(tleases "$n" 2>&1)"
 	fi
 	if wait_until 10 lacks_subnet "$n" 10.5.240.0/24; then
-		tap_ok "$n drops peer A, deleted right after etcd came back"
+		tap_ok "$n drops peer A, deleted $when"
 	else
-		tap_fail "$n drops peer A, deleted right after etcd came back" "saw:" "$(tleases "$n" 2>&1)"
+		tap_fail "$n drops peer A, deleted $when" "saw:" "$(tleases "$n" 2>&1)"
 	fi
 done
 check_own n1 "$s1" "after etcd's SIGKILL"

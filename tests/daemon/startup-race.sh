@@ -31,7 +31,7 @@ netns_node n1 192.0.2.11/24 || tap_bail "could not make node namespace n1"
 netns_node n2 192.0.2.12/24 || tap_bail "could not make node namespace n2"
 
 # both_see_two: each node lists the same two distinct subnets, its own (per status) marked
-# own. python3 starts slowly on a loaded machine, so a cheap look at the raw answers comes
+# own. python3 can start slowly on a loaded machine, so a cheap look at the raw answers comes
 # first and the JSON is parsed only when it can pass.
 both_see_two()
 {
@@ -39,7 +39,7 @@ both_see_two()
 	a=$(tctl n1 --json leases) && b=$(tctl n2 --json leases) || return 1
 	[[ $(grep -c '"subnet"' <<<"$a") == 2 && $(grep -c '"subnet"' <<<"$b") == 2 ]] || return 1
 	sa=$(tctl n1 --json status) && sb=$(tctl n2 --json status) || return 1
-	python3 - "$a" "$b" "$sa" "$sb" <<-'EOF'
+	"$PYTHON3" - "$a" "$b" "$sa" "$sb" <<-'EOF'
 	import json, sys
 	la, lb, sa, sb = (json.loads(x) for x in sys.argv[1:5])
 	def subnets(l):
@@ -92,7 +92,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	if wait_until 5 both_see_two; then
 		t1=${EPOCHREALTIME/./}
 		passed=$((passed + 1))
-		tap_ok "round $r ($how): each daemon lists both leases ($(tleases n1 | tr '\n' ' ')) after $(((t1 - t0) / 1000)) ms"
+		tap_ok "round $r ($how): each daemon lists both leases ($(tleases n1 | paste -sd' ')) after $(((t1 - t0) / 1000)) ms"
 	else
 		tap_fail "round $r ($how): each daemon lists both leases within 5 s" \
 			"n1 lists: $(tleases n1 2>&1 | tr '\n' ' ') (own $(tstatus n1 subnet 2>&1))" \

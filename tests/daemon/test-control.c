@@ -289,7 +289,9 @@ static void expect_line(struct ctx *c, struct conn *k, const char *expected)
 
 	if (!got || strcmp(got, expected) != 0)
 		print_error("answer:\n  expected %s\n  got      %s\n", expected,
-			    got ? got : k->eof ? "(end of stream)" : "(nothing within 5 s)");
+			    got	   ? got :
+			    k->eof ? "(end of stream)" :
+				     "(nothing within 5 s)");
 	assert_non_null(got);
 	assert_string_equal(got, expected);
 	free(got);
@@ -324,9 +326,10 @@ static void test_good_command(void **state)
 	expect_open(c, k);
 	/* the handler sees the whole request, extra fields included */
 	conn_send_str(c, k, "{\"command\":\"echo\",\"x\":[1,{\"y\":null}]}\n");
-	expect_line(c, k,
-		    "{\"ok\":true,\"result\":{\"request\":{\"command\":\"echo\",\"x\":[1,{\"y\":null}]"
-		    "}}}");
+	expect_line(
+		c, k,
+		"{\"ok\":true,\"result\":{\"request\":{\"command\":\"echo\",\"x\":[1,{\"y\":null}]"
+		"}}}");
 	conn_send_str(c, k, "{\"command\":\"empty\"}\n");
 	expect_line(c, k, "{\"ok\":true,\"result\":{}}");
 	assert_int_equal(c->handled, 3);
@@ -415,7 +418,8 @@ static void test_missing_command(void **state)
 	k = conn_open(c);
 	for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
 		conn_send_str(c, k, requests[i]);
-		expect_line(c, k, "{\"ok\":false,\"error\":\"request has no \\\"command\\\" string\"}");
+		expect_line(c, k,
+			    "{\"ok\":false,\"error\":\"request has no \\\"command\\\" string\"}");
 	}
 	assert_int_equal(c->handled, 0);
 	expect_open(c, k);
@@ -633,7 +637,9 @@ static void unprivileged_client(const char *path, int report)
 		r = recv(fd, buf + len, sizeof(buf) - len, 0);
 		if (r <= 0) {
 			n = snprintf(msg, sizeof(msg), "%.*s|%s", (int)len, buf,
-				     r == 0 ? "eof" : errno == ECONNRESET ? "reset" : "error");
+				     r == 0		 ? "eof" :
+				     errno == ECONNRESET ? "reset" :
+							   "error");
 			goto out;
 		}
 		len += (size_t)r;
@@ -697,8 +703,9 @@ static void test_non_root_refused(void **state)
 	/* the socket's mode is the first wall */
 	got = run_unprivileged(c);
 	if (strcmp(got, "connect: EACCES") != 0)
-		print_error("uid 65534 with the socket 0600:\n  expected connect: EACCES\n  got %s\n",
-			    got);
+		print_error(
+			"uid 65534 with the socket 0600:\n  expected connect: EACCES\n  got %s\n",
+			got);
 	assert_string_equal(got, "connect: EACCES");
 	free(got);
 
@@ -897,9 +904,10 @@ static void test_output_limit(void **state)
 		free(line);
 	}
 	if (answers >= n_req || (!k->eof && k->err != -ECONNRESET))
-		fail_msg("a client that does not read: expected it closed before %zu answers, it got "
-			 "%zu and the stream %s",
-			 n_req, answers, k->eof ? "ended" : "is open");
+		fail_msg(
+			"a client that does not read: expected it closed before %zu answers, it got "
+			"%zu and the stream %s",
+			n_req, answers, k->eof ? "ended" : "is open");
 	/* it got what the socket buffer held; the 1 MiB behind it was dropped */
 	assert_true(answers >= 1);
 	conn_close(k);
@@ -932,16 +940,16 @@ static void test_parse_request(void **state)
 	assert_true(strncmp(error, "invalid JSON: ", 14) == 0);
 	free(error);
 	error = NULL;
-	assert_int_equal(tartan_control_parse_request("{\"command\":\"a\"}\0", 16, &req, &command,
-						      NULL),
-			 -EBADMSG);
+	assert_int_equal(
+		tartan_control_parse_request("{\"command\":\"a\"}\0", 16, &req, &command, NULL),
+		-EBADMSG);
 	assert_int_equal(tartan_control_parse_request("[]", 2, &req, &command, &error), -EINVAL);
 	assert_string_equal(error, "request is not a JSON object");
 	free(error);
 	error = NULL;
-	assert_int_equal(tartan_control_parse_request("{\"command\":true}", 16, &req, &command,
-						      &error),
-			 -EINVAL);
+	assert_int_equal(
+		tartan_control_parse_request("{\"command\":true}", 16, &req, &command, &error),
+		-EINVAL);
 	assert_string_equal(error, "request has no \"command\" string");
 	free(error);
 	error = NULL;
@@ -972,13 +980,15 @@ static void test_format_answer(void **state)
 	json_t *result = json_pack("{s:s,s:[i,n]}", "text", "two\nlines\x01", "list", 1);
 
 	assert_non_null(result);
-	expect_answer(0, result, NULL,
-		      "{\"ok\":true,\"result\":{\"text\":\"two\\nlines\\u0001\",\"list\":[1,null]}}\n");
+	expect_answer(
+		0, result, NULL,
+		"{\"ok\":true,\"result\":{\"text\":\"two\\nlines\\u0001\",\"list\":[1,null]}}\n");
 	/* the caller keeps its reference */
 	assert_int_equal(result->refcount, 1);
 	json_decref(result);
 	expect_answer(0, NULL, NULL, "{\"ok\":true,\"result\":{}}\n");
-	expect_answer(-ENOENT, NULL, NULL, "{\"ok\":false,\"error\":\"No such file or directory\"}\n");
+	expect_answer(-ENOENT, NULL, NULL,
+		      "{\"ok\":false,\"error\":\"No such file or directory\"}\n");
 	expect_answer(-EINVAL, NULL, "tab\there", "{\"ok\":false,\"error\":\"tab\\there\"}\n");
 	expect_answer(-EINVAL, NULL, "caf\xc3\xa9", "{\"ok\":false,\"error\":\"caf\xc3\xa9\"}\n");
 	expect_answer(-EINVAL, NULL, "caf\xc3", "{\"ok\":false,\"error\":\"caf?\"}\n");
@@ -1010,7 +1020,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_command, setup_server, teardown),
 		cmocka_unit_test_setup_teardown(test_not_object, setup_server, teardown),
 		cmocka_unit_test_setup_teardown(test_oversize_line, setup_server, teardown),
-		cmocka_unit_test_setup_teardown(test_two_requests_one_write, setup_server, teardown),
+		cmocka_unit_test_setup_teardown(test_two_requests_one_write, setup_server,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_split_request, setup_server, teardown),
 		cmocka_unit_test_setup_teardown(test_half_close, setup_server, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_mode, setup, teardown),

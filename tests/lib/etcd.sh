@@ -48,6 +48,14 @@
 # is http://ADDR:PORT; it is reachable only from inside NS (or through NS's links), so run
 # etcdctl as `ip netns exec NS etcdctl ...`. Without ETCD_NETNS nothing changes: 127.0.0.1 in
 # the test's own namespace.
+#
+# TLS: with ETCD_CLIENT_SCHEME=https, etcd_start and etcd_cluster_start make the new instances
+# serve clients on https:// (listen and advertise URLs, ETCD_ENDPOINT, ETCD_ENDPOINTS,
+# etcd_endpoint); peers stay on http://. The test gives etcd its files as extra arguments
+# (-- --cert-file F --key-file F [--client-cert-auth --trusted-ca-file CA]), and names in
+# ETCD_CLIENT_CACERT, ETCD_CLIENT_CERT and ETCD_CLIENT_KEY (absolute paths) the files that the
+# /health check's curl passes as --cacert, --cert and --key. An instance keeps its scheme and
+# files (etcd_restart). Without ETCD_CLIENT_SCHEME (or with http) nothing changes.
 
 if [[ -n ${_TARTAN_ETCD_SH:-} ]]; then
 	return 0
@@ -59,6 +67,7 @@ _TARTAN_ETCD_SH=1
 
 declare -gA _ETCD_PID=() _ETCD_CPORT=() _ETCD_PPORT=() _ETCD_DIR=() _ETCD_CLUSTER=()
 declare -gA _ETCD_TOKEN=() _ETCD_EXTRA=() _ETCD_STATE=() _ETCD_NS=() _ETCD_HOST=()
+declare -gA _ETCD_SCHEME=() _ETCD_CURL_TLS=()
 declare -ga _ETCD_NAMES=() _TARTAN_ON_EXIT=() _TARTAN_TMPDIRS=()
 _TAP_N=0
 _TAP_FAILED=0
@@ -244,6 +253,12 @@ _etcd_host()
 	printf '%s' "${_ETCD_HOST[$1]:-127.0.0.1}"
 }
 
+# _etcd_client_url NAME: the client URL of instance NAME (http:// or, with TLS, https://).
+_etcd_client_url()
+{
+	printf '%s://%s:%s' "${_ETCD_SCHEME[$1]:-http}" "$(_etcd_host "$1")" "${_ETCD_CPORT[$1]}"
+}
+
 # _etcd_in_ns NAME CMD [ARGS...]: run CMD in the network namespace of instance NAME (the
 # test's own namespace if it has none).
 _etcd_in_ns()
@@ -263,11 +278,11 @@ _etcd_export()
 	local -
 	set +e
 	local name=$1 c=${_ETCD_CPORT[$1]} p=${_ETCD_PPORT[$1]} dir=${_ETCD_DIR[$1]}
-	local var val host
+	local var val
 
-	host=$(_etcd_host "$name")
 	export ETCD_NAME=$name
-	export ETCD_ENDPOINT=http://$host:$c
+	ETCD_ENDPOINT=$(_etcd_client_url "$name")
+	export ETCD_ENDPOINT
 	export ETCD_PID=${_ETCD_PID[$name]:-}
 	export ETCD_DATA_DIR=$dir/data
 	export ETCD_LOG=$dir/etcd.log
@@ -284,7 +299,7 @@ _etcd_spawn()
 {
 	local -
 	set +e
-	local name=$1 c=${_ETCD_CPORT[$1]} p=${_ETCD_PPORT[$1]} dir=${_ETCD_DIR[$1]}
+	local name=$1 p=${_ETCD_PPORT[$1]} dir=${_ETCD_DIR[$1]}
 	local extra=() pdeath=() unset_env=() v host netns=()
 
 	host=$(_etcd_host "$name")
@@ -305,8 +320,8 @@ _etcd_spawn()
 	env "${unset_env[@]}" "${pdeath[@]}" "${netns[@]}" "$ETCD_BIN" \
 		--name "$name" \
 		--data-dir "$dir/data" \
-		--listen-client-urls "http://$host:$c" \
-		--advertise-client-urls "http://$host:$c" \
+		--listen-client-urls "$(_etcd_client_url "$name")" \
+		--advertise-client-urls "$(_etcd_client_url "$name")" \
 		--listen-peer-urls "http://$host:$p" \
 		--initial-advertise-peer-urls "http://$host:$p" \
 		--initial-cluster "${_ETCD_CLUSTER[$name]}" \
@@ -328,7 +343,7 @@ _etcd_wait_healthy()
 {
 	local -
 	set +e
-	local deadline=$1 name pending out
+	local deadline=$1 name pending out tls
 	shift
 	pending=("$@")
 	while :; do
@@ -353,8 +368,9 @@ _etcd_wait_healthy()
 				still+=("$name")
 				continue
 			fi
-			out=$(_etcd_in_ns "$name" curl -s -m 1 \
-				"http://$(_etcd_host "$name"):${_ETCD_CPORT[$name]}/health" 2>/dev/null)
+			eval "tls=(${_ETCD_CURL_TLS[$name]:-})"
+			out=$(_etcd_in_ns "$name" curl -s -m 1 "${tls[@]}" \
+				"$(_etcd_client_url "$name")/health" 2>/dev/null)
 			[[ $out == *'"health":"true"'* ]] || still+=("$name")
 		done
 		((${#still[@]})) || return 0
@@ -457,7 +473,24 @@ _etcd_new_dir()
 {
 	local -
 	set +e
-	local name=$1 dir
+	local name=$1 dir tls=()
+
+	# the client scheme of ETCD_CLIENT_SCHEME and the files /health needs with TLS, for good
+	case ${ETCD_CLIENT_SCHEME:-http} in
+	http) ;;
+	https)
+		[[ -z ${ETCD_CLIENT_CACERT:-} ]] || tls+=(--cacert "$ETCD_CLIENT_CACERT")
+		[[ -z ${ETCD_CLIENT_CERT:-} ]] || tls+=(--cert "$ETCD_CLIENT_CERT")
+		[[ -z ${ETCD_CLIENT_KEY:-} ]] || tls+=(--key "$ETCD_CLIENT_KEY")
+		;;
+	*)
+		echo "etcd: ETCD_CLIENT_SCHEME must be http or https, not '$ETCD_CLIENT_SCHEME'" >&2
+		return 1
+		;;
+	esac
+	_ETCD_SCHEME[$name]=${ETCD_CLIENT_SCHEME:-http}
+	_ETCD_CURL_TLS[$name]=""
+	((${#tls[@]} == 0)) || _ETCD_CURL_TLS[$name]=$(printf '%q ' "${tls[@]}")
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/tartan-etcd-$name.XXXXXX") || return 1
 	_TARTAN_TMPDIRS+=("$dir")
 	_ETCD_DIR[$name]=$dir
@@ -474,9 +507,10 @@ _etcd_new_dir()
 # Start a single-member etcd on 127.0.0.1 with free client and peer ports and wait (up to
 # ETCD_START_TIMEOUT s) until /health says "health":"true". NAME defaults to etcd1, etcd2, ...
 # --progress-notify 2s passes --experimental-watch-progress-notify-interval=2s.
-# Sets and exports ETCD_NAME, ETCD_ENDPOINT (http://127.0.0.1:PORT), ETCD_PID, ETCD_DATA_DIR,
-# ETCD_LOG, ETCD_CLIENT_PORT, ETCD_PEER_PORT, and the same with a _NAME suffix
-# (ETCD_ENDPOINT_a, ETCD_PID_a, ...), which keep describing that instance.
+# Sets and exports ETCD_NAME, ETCD_ENDPOINT (http://127.0.0.1:PORT; https:// with
+# ETCD_CLIENT_SCHEME=https), ETCD_PID, ETCD_DATA_DIR, ETCD_LOG, ETCD_CLIENT_PORT,
+# ETCD_PEER_PORT, and the same with a _NAME suffix (ETCD_ENDPOINT_a, ETCD_PID_a, ...), which
+# keep describing that instance.
 etcd_start()
 {
 	local -
@@ -528,7 +562,7 @@ etcd_cluster_start()
 	_etcd_bootstrap "${members[@]}" || return 1
 	for i in "${members[@]}"; do
 		_etcd_export "$i"
-		eps+=${eps:+,}http://$(_etcd_host "$i"):${_ETCD_CPORT[$i]}
+		eps+=${eps:+,}$(_etcd_client_url "$i")
 	done
 	export ETCD_ENDPOINTS=$eps
 	declare -gx "ETCD_ENDPOINTS_$name=$eps"
@@ -654,7 +688,7 @@ etcd_endpoint()
 	set +e
 	local name
 	name=$(_etcd_resolve_name "${1:-}") || return 1
-	echo "http://$(_etcd_host "$name"):${_ETCD_CPORT[$name]}"
+	_etcd_client_url "$name" && echo
 }
 
 # etcd_dump_logs: print the tail of every instance's log as TAP comments on stderr.

@@ -120,7 +120,10 @@ netns_underlay()
 	local name=$1 ns
 	_netns_add "$name" || return 1
 	ns=${NETNS[$name]}
-	ip -n "$ns" link add br0 type bridge || return 1
+	# A fixed MAC: a bridge without one takes the lowest MAC of its ports, so it would change
+	# when a node joins, and nodes that resolved NETNS_UNDERLAY_IP before would send to the
+	# old MAC, dropped by the bridge, until their ARP entry expires (tens of seconds).
+	ip -n "$ns" link add br0 address 02:00:c0:00:02:fe type bridge || return 1
 	ip -n "$ns" addr add "$NETNS_UNDERLAY_IP/$NETNS_PREFIXLEN" dev br0 || return 1
 	ip -n "$ns" link set br0 up || return 1
 	_NETNS_UNDERLAY=$name

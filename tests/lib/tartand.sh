@@ -15,7 +15,7 @@
 #	tartand_stop n1 TERM; echo "$TARTAND_RC"
 #
 # Environment: TARTAND and TARTANCTL (paths of the binaries, set by meson), ETCDCTL
-# (default: etcdctl from PATH).
+# (default: etcdctl from PATH), PYTHON3 (default /usr/bin/python3, else python3 from PATH).
 #
 # A node's daemon writes its log (stderr) to TARTAND_LOG[NODE]; each start appends a
 # marker line and sets TARTAND_LOG_FROM[NODE] to the line it starts at, so tlog NODE shows
@@ -33,6 +33,12 @@ if [[ -z ${_TARTAN_NETNS_SH:-} ]]; then
 fi
 
 : "${ETCDCTL:=etcdctl}"
+# The system's python3 directly: a version manager's shim in PATH (pyenv) costs a few
+# hundred ms per call, which adds up in polling loops.
+if [[ -z ${PYTHON3:-} && -x /usr/bin/python3 ]]; then
+	PYTHON3=/usr/bin/python3
+fi
+: "${PYTHON3:=python3}"
 FLANNEL_PREFIX=/coreos.com/network
 ALLOC_CONFIG='{"Network":"10.5.0.0/16","Backend":{"Type":"alloc"}}'
 
@@ -53,7 +59,7 @@ tartan_net_setup()
 		fi
 	done
 	command -v "$ETCDCTL" >/dev/null 2>&1 || tap_bail "$ETCDCTL not found (etcd-client)"
-	command -v python3 >/dev/null 2>&1 || tap_bail "python3 not found"
+	command -v "$PYTHON3" >/dev/null 2>&1 || tap_bail "$PYTHON3 not found"
 	tmpdir_new TARTAN_WORK || tap_bail "mktemp failed"
 	netns_underlay u || tap_bail "could not make the underlay namespace"
 	ETCD_NETNS=${NETNS[u]} ETCD_LISTEN_IP=$NETNS_UNDERLAY_IP etcd_start e ||
@@ -72,7 +78,7 @@ ectl()
 # string as is, anything else as JSON (true, null, 3, [...]). Fails on bad JSON or EXPR.
 jget()
 {
-	python3 -c '
+	"$PYTHON3" -c '
 import json, sys
 d = json.loads(sys.argv[1])
 r = eval(sys.argv[2], {"d": d})
@@ -255,7 +261,7 @@ key_value()
 {
 	local out
 	out=$(ectl get "$1" -w json) || return 1
-	python3 -c '
+	"$PYTHON3" -c '
 import base64, json, sys
 d = json.loads(sys.argv[1])
 if not d.get("kvs"):
@@ -273,7 +279,7 @@ key_exists()
 # subnet_env_text NETWORK SUBNET MTU: flannel's subnet.env for that lease, byte for byte.
 subnet_env_text()
 {
-	python3 -c '
+	"$PYTHON3" -c '
 import ipaddress, sys
 net, sub, mtu = sys.argv[1:4]
 s = ipaddress.ip_network(sub)

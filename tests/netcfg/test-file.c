@@ -111,7 +111,8 @@ static void expect_listing(const char *dir, const char *expected)
 	char *got = list_dir(dir);
 
 	if (strcmp(got, expected) != 0)
-		print_error("directory %s:\n  expected \"%s\"\n  got      \"%s\"\n", dir, expected, got);
+		print_error("directory %s:\n  expected \"%s\"\n  got      \"%s\"\n", dir, expected,
+			    got);
 	assert_string_equal(got, expected);
 	free(got);
 }
@@ -278,9 +279,9 @@ static void test_failure_enotdir_leaves_nothing(void **state)
 	/* run as root, so a read-only directory would not stop us: a path
 	 * through a regular file fails for everyone */
 	put(path_of(c, "regular"), "keep", 0644, true);
-	assert_int_equal(tartan_file_write_atomic(path_of(c, "regular/subnet.env"), "x", 1, 0644,
-						  &changed),
-			 -ENOTDIR);
+	assert_int_equal(
+		tartan_file_write_atomic(path_of(c, "regular/subnet.env"), "x", 1, 0644, &changed),
+		-ENOTDIR);
 	assert_int_equal(tartan_file_write_atomic(path_of(c, "regular/deeper/subnet.env"), "x", 1,
 						  0644, &changed),
 			 -ENOTDIR);
@@ -378,16 +379,16 @@ static void test_empty_and_large_content(void **state)
 	{
 		bool changed = false;
 
-		assert_int_equal(tartan_file_write_atomic(path_of(c, "big"), big, n, 0600, &changed),
-				 0);
+		assert_int_equal(
+			tartan_file_write_atomic(path_of(c, "big"), big, n, 0600, &changed), 0);
 		assert_true(changed);
-		assert_int_equal(tartan_file_write_atomic(path_of(c, "big"), big, n, 0600, &changed),
-				 0);
+		assert_int_equal(
+			tartan_file_write_atomic(path_of(c, "big"), big, n, 0600, &changed), 0);
 		assert_false(changed);
 		/* a difference in the last byte, past the first compare chunk */
 		big[n - 1] ^= 1;
-		assert_int_equal(tartan_file_write_atomic(path_of(c, "big"), big, n, 0600, &changed),
-				 0);
+		assert_int_equal(
+			tartan_file_write_atomic(path_of(c, "big"), big, n, 0600, &changed), 0);
 		assert_true(changed);
 	}
 	expect_content(path_of(c, "big"), big, n);
@@ -475,12 +476,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mode_change_rewrites, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mode_exact_despite_umask, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parents_created_0755, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mkdir_parents_not_a_directory, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_failure_enotdir_leaves_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_failure_after_temp_removes_it, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mkdir_parents_not_a_directory, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_failure_enotdir_leaves_nothing, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_failure_after_temp_removes_it, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_write_error_removes_temp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_temp_after_many_writes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_symlink_replaced_not_followed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symlink_replaced_not_followed, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_empty_and_large_content, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_arguments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_limits, setup, teardown),
