@@ -203,6 +203,7 @@ static int json_set_addr(json_t *o, const char *key, uint32_t addr)
 static int control_status(struct daemon *d, json_t *r)
 {
 	const struct tartan_flannel_config *config = tartan_flannel_registry_config(d->registry);
+	struct tartan_etcd_stats stats;
 	struct tartan_ip4_net subnet;
 	int64_t expiry;
 	int err = 0;
@@ -223,6 +224,11 @@ static int control_status(struct daemon *d, json_t *r)
 	err |= json_set(r, "peers",
 			json_integer((json_int_t)tartan_flannel_registry_n_peers(d->registry)));
 	err |= json_set(r, "etcd_endpoint", json_string(tartan_etcd_client_endpoint(d->etcd)));
+	tartan_etcd_client_stats(d->etcd, &stats);
+	err |= json_set(r, "etcd_requests", json_integer((json_int_t)stats.requests));
+	err |= json_set(r, "etcd_errors", json_integer((json_int_t)stats.errors));
+	err |= json_set(r, "etcd_watch_reconnects",
+			json_integer((json_int_t)stats.watch_reconnects));
 	err |= json_set(r, "etcd_connected",
 			json_boolean(tartan_flannel_registry_connected(d->registry)));
 	err |= json_set(r, "subnet_file", json_string(d->opts->subnet_file));

@@ -69,6 +69,10 @@ struct tartan_flannel_registry {
 	bool candidate_reuse, candidate_reservation;
 	int64_t new_lease;
 
+	/* the list the lease was chosen from: it seeds the peer cache, and the
+	 * watch starts after it, so a start-up reads the leases once */
+	struct tartan_etcd_result *listing;
+
 	/* peers, sorted by subnet */
 	struct tartan_flannel_peer *peers;
 	size_t n_peers;
@@ -439,8 +443,14 @@ static void lease_held(struct tartan_flannel_registry *reg, int64_t expiry_unix)
 		      reg->etcd_lease ? "" : " (a reservation, no TTL)");
 	if (reg->ops->lease_acquired)
 		reg->ops->lease_acquired(reg, &reg->subnet, reg->userdata);
-	if (!reg->peers_watch && !reg->peers_req && !ev_is_active(&reg->peers_timer))
-		peers_list(reg);
+	if (!reg->peers_watch && !reg->peers_req && !ev_is_active(&reg->peers_timer)) {
+		if (reg->listing)
+			peers_listed(0, NULL, reg->listing, reg);
+		else
+			peers_list(reg);
+	}
+	tartan_etcd_result_free(reg->listing);
+	reg->listing = NULL;
 }
 
 static void write_done(int error, const char *errmsg, struct tartan_etcd_result *res, void *ud)
@@ -581,6 +591,15 @@ static void acquire_listed(int error, const char *errmsg, struct tartan_etcd_res
 			mine = &res->kvs[i];
 			mine_subnet = subnet;
 		}
+	}
+
+	/* keep the list for the peer cache (moved out: the client frees the emptied struct) */
+	tartan_etcd_result_free(reg->listing);
+	reg->listing = malloc(sizeof(*reg->listing));
+	if (reg->listing) {
+		*reg->listing = *res;
+		memset(res, 0, sizeof(*res));
+		res = reg->listing;
 	}
 
 	reg->candidate_reuse = false;
@@ -976,6 +995,7 @@ void tartan_flannel_registry_free(struct tartan_flannel_registry *reg)
 	free(reg->key);
 	free(reg->candidate_key);
 	free(reg->peers);
+	tartan_etcd_result_free(reg->listing);
 	free(reg);
 }
 
