@@ -187,8 +187,13 @@ static bool peer_from_kv(struct tartan_flannel_registry *reg, const struct tarta
 		      "skipping %.200s: not a subnet key", kv->key.data);
 		return false;
 	}
-	if (reg->have_lease && tartan_ip4_net_overlaps(&p.subnet, &reg->subnet))
+	if (reg->have_lease && tartan_ip4_net_overlaps(&p.subnet, &reg->subnet)) {
+		/* our own key is no peer; anything else over our subnet is a bad lease */
+		if (!reg->key || strcmp(kv->key.data, reg->key) != 0)
+			logf_(reg, TARTAN_FLANNEL_LOG_WARNING, kv->key.data,
+			      "skipping lease %.200s: it overlaps our subnet", kv->key.data);
 		return false;
+	}
 	if (tartan_flannel_lease_value_parse(kv->value.data, kv->value.len, &p.attrs, &reason) <
 		    0 ||
 	    tartan_flannel_lease_check(reg->config, &p.subnet, &p.attrs, &reason) < 0) {

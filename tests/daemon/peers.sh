@@ -10,9 +10,10 @@
 #   - a vxlan lease as flanneld 0.10 wrote it (no PublicIPv6, BackendData without VNI),
 #   - a reservation for this node: a key without an etcd lease whose PublicIP is the node's,
 #   - a lease that is not JSON and a key that is not a subnet.
-# Once it runs: a host-gw lease (seen through the watch), then a lease with PublicIP 0.0.0.0
-# and one outside the network, then one more valid lease (the watch still works after the
-# bad ones).
+# Once it runs: a host-gw lease (seen through the watch), then a lease with PublicIP 0.0.0.0,
+# one outside the network, one overlapping the node's own subnet (10.5.77.128/25) and one
+# overlapping a peer's (10.5.202.0/23 over 10.5.202.0/24), then one more valid lease
+# (10.5.203.0/24: the watch still works after the bad ones).
 #
 # Asserts: the daemon takes exactly the reserved subnet, whose key still has no etcd lease
 # and the same value afterwards (also after a restart of the daemon); `tartanctl leases
@@ -78,6 +79,8 @@ BAD_JSON_KEY=$P/subnets/10.5.210.0-24
 BAD_NAME_KEY=$P/subnets/garbage
 ZERO_IP_KEY=$P/subnets/10.5.211.0-24
 OUTSIDE_KEY=$P/subnets/10.6.1.0-24
+OVERLAP_KEY=$P/subnets/10.5.77.128-25
+OVERLAP_PEERS_KEY=$P/subnets/10.5.202.0-23
 
 tap_check "config put" ectl put "$P/config" "$ALLOC_CONFIG"
 tap_check "vxlan lease (flanneld >= 0.18 format) put" put_leased "$P/subnets/10.5.200.0-24" "$VXLAN_NEW"
@@ -134,6 +137,10 @@ fi
 
 tap_check "lease with PublicIP 0.0.0.0 put" put_leased "$ZERO_IP_KEY" '{"PublicIP":"0.0.0.0","PublicIPv6":null}'
 tap_check "lease outside the network put" put_leased "$OUTSIDE_KEY" '{"PublicIP":"192.0.2.62","PublicIPv6":null}'
+tap_check "lease overlapping the node's own subnet put" put_leased "$OVERLAP_KEY" \
+	'{"PublicIP":"192.0.2.63","PublicIPv6":null}'
+tap_check "lease overlapping a peer's subnet put" put_leased "$OVERLAP_PEERS_KEY" \
+	'{"PublicIP":"192.0.2.64","PublicIPv6":null}'
 tap_check "one more valid lease put after the bad ones" put_leased "$P/subnets/10.5.203.0-24" "$LATE"
 want_late="10.5.203.0/24 192.0.2.53 host-gw False -"
 if wait_until 10 has_lease n1 "$want_late"; then
@@ -151,7 +158,9 @@ want_list=$(printf '%s\n' "10.5.77.0/24 192.0.2.11 alloc True -" "$want_new" "$w
 tap_is "$(leases_lines n1 2>&1)" "$want_list" \
 	"tartanctl leases --json: exactly the own lease and the four valid peers" || true
 tap_is "$(tstatus n1 peers 2>&1)" 4 "status counts 4 peers" || true
-for key in "$BAD_JSON_KEY" "$BAD_NAME_KEY" "$ZERO_IP_KEY" "$OUTSIDE_KEY"; do
+tap_is "$(tstatus n1 subnet 2>&1)" 10.5.77.0/24 "the overlapping lease did not move the node off its subnet" || true
+for key in "$BAD_JSON_KEY" "$BAD_NAME_KEY" "$ZERO_IP_KEY" "$OUTSIDE_KEY" "$OVERLAP_KEY" \
+	"$OVERLAP_PEERS_KEY"; do
 	n=$(tlog n1 | grep -cF -- "$key" || true)
 	if ((n >= 1)); then
 		tap_ok "the log names the skipped key $key"
