@@ -1269,9 +1269,9 @@ int tartan_etcd_client_new(struct ev_loop *loop, const struct tartan_etcd_option
 		return -EINVAL;
 	if (!!(opts->cert_file && *opts->cert_file) != !!(opts->key_file && *opts->key_file))
 		return -EINVAL;
-	(void)any_https;
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	/* TLS libraries cost memory (OpenSSL's init alone is megabytes): only when used */
+	if (curl_global_init(any_https ? CURL_GLOBAL_DEFAULT : CURL_GLOBAL_NOTHING) != CURLE_OK)
 		return -EIO;
 	c = calloc(1, sizeof(*c));
 	if (!c)

@@ -569,6 +569,9 @@ static void acquire_listed(int error, const char *errmsg, struct tartan_etcd_res
 	size_t n = 0, i;
 	int err;
 
+	char ip[TARTAN_IP4_ADDR_STRLEN];
+	size_t ip_len = strlen(tartan_ip4_addr_format(reg->public_ip, ip));
+
 	reg->req = NULL;
 	if (error) {
 		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "lease-list", "listing leases: %s; retrying",
@@ -588,8 +591,9 @@ static void acquire_listed(int error, const char *errmsg, struct tartan_etcd_res
 		if (!subnet_key_parse(&res->kvs[i], &subnet))
 			continue;
 		taken[n++] = subnet;
-		/* reuse the lease that holds our public IP (flanneld's first choice) */
-		if (!mine &&
+		/* reuse the lease that holds our public IP (flanneld's first choice); only
+		 * values that mention the address are worth a JSON parse */
+		if (!mine && memmem(res->kvs[i].value.data, res->kvs[i].value.len, ip, ip_len) &&
 		    tartan_flannel_lease_value_parse(res->kvs[i].value.data, res->kvs[i].value.len,
 						     &attrs, NULL) == 0 &&
 		    attrs.public_ip == reg->public_ip) {
