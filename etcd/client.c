@@ -52,10 +52,12 @@ struct transfer {
 	CURL *easy;
 	struct curl_slist *headers;
 	char errbuf[CURL_ERROR_SIZE];
+	char message[CURL_ERROR_SIZE + 96];
 	size_t endpoint; /* index of the endpoint this attempt went to */
 	bool is_watch;
 	bool overflow; /* the body outgrew its limit */
 	bool grpc;
+	bool tls_client_cert; /* https:// with a client certificate */
 	int grpc_status; /* -1 until etcd sends grpc-status */
 	char grpc_message[256];
 	char *buf;
@@ -325,6 +327,7 @@ static int transfer_setup(struct tartan_etcd_client *c, struct transfer *t, cons
 	int n;
 
 	t->endpoint = c->current;
+	t->tls_client_cert = c->cert_file && strncmp(c->endpoints[t->endpoint], "https:", 6) == 0;
 	n = snprintf(url, sizeof(url), "%s%s", c->endpoints[t->endpoint], path);
 	if (n < 0 || (size_t)n >= sizeof(url))
 		return -ENAMETOOLONG;
@@ -438,10 +441,21 @@ static int errno_from_curl(CURLcode rc)
 	}
 }
 
-static const char *transfer_curl_error(const struct transfer *t, CURLcode rc)
+static const char *transfer_curl_error(struct transfer *t, CURLcode rc)
 {
 	if (t->overflow)
 		return "answer larger than the client accepts";
+	/*
+	 * With TLS 1.3 etcd checks the client certificate after the handshake and
+	 * resets the connection; curl then often reports only the reset, not the
+	 * alert. Say where the reason is.
+	 */
+	if ((rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR) && t->tls_client_cert) {
+		snprintf(t->message, sizeof(t->message),
+			 "%s (etcd may have refused the client certificate: its log says why)",
+			 t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+		return t->message;
+	}
 	return t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
 }
 
