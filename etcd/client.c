@@ -58,7 +58,7 @@ struct transfer {
 	bool overflow; /* the body outgrew its limit */
 	bool grpc;
 	bool tls_client_cert; /* https:// with a client certificate */
-	int grpc_status; /* -1 until etcd sends grpc-status */
+	int grpc_status;      /* -1 until etcd sends grpc-status */
 	char grpc_message[256];
 	char *buf;
 	size_t len, cap, limit;

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "flannel/config.h"
+#include "flannel/gojson.h"
 #include "flannel/lease.h"
 
 /* Go decodes the config into this struct; its name appears in Go's errors */
@@ -51,105 +52,6 @@ static int prefix_error(char **ret_error, const char *prefix)
 	return -EINVAL;
 }
 
-/*
- * Go's foldName: ASCII letters upper-cased, any other rune r mapped to
- * ToUpper(ToLower(r)). Only four non-ASCII runes fold into ASCII, and field
- * names are ASCII, so only those need handling. Returns the folded ASCII
- * character and the bytes used, or 0 when the rune can't match ASCII.
- */
-static char fold_next(const char *s, size_t *used)
-{
-	const unsigned char *u = (const unsigned char *)s;
-
-	if (u[0] < 0x80) {
-		*used = 1;
-		return (char)(u[0] >= 'a' && u[0] <= 'z' ? u[0] - 'a' + 'A' : u[0]);
-	}
-	if (u[0] == 0xc5 && u[1] == 0xbf) { /* U+017F LATIN SMALL LETTER LONG S */
-		*used = 2;
-		return 'S';
-	}
-	if (u[0] == 0xc4 && (u[1] == 0xb0 || u[1] == 0xb1)) { /* U+0130 İ, U+0131 ı */
-		*used = 2;
-		return 'I';
-	}
-	if (u[0] == 0xe2 && u[1] == 0x84 && u[2] == 0xaa) { /* U+212A KELVIN SIGN */
-		*used = 3;
-		return 'K';
-	}
-	return 0;
-}
-
-bool tartan_flannel_json_key_match(const char *json_key, const char *field)
-{
-	const char *k = json_key;
-	const char *f = field;
-
-	while (*k && *f) {
-		size_t used = 1;
-		char c = fold_next(k, &used);
-		char fc = *f >= 'a' && *f <= 'z' ? (char)(*f - 'a' + 'A') : *f;
-
-		if (c == 0 || c != fc)
-			return false;
-		k += used;
-		f++;
-	}
-	return *k == '\0' && *f == '\0';
-}
-
-/* The value Go would keep in a field it copies whole: the last key that matches. */
-static json_t *go_field(json_t *obj, const char *field)
-{
-	json_t *found = NULL, *v;
-	const char *key;
-
-	json_object_foreach(obj, key, v)
-		if (tartan_flannel_json_key_match(key, field))
-			found = v;
-	return found;
-}
-
-/*
- * Go decodes every key that matches a field, in document order: a bad one
- * fails the document even if a later one is good. Walk them with
- * `void *it = NULL; while ((v = go_next(obj, field, &it)))`.
- */
-static json_t *go_next(json_t *obj, const char *field, void **iter)
-{
-	void *it = *iter ? json_object_iter_next(obj, *iter) : json_object_iter(obj);
-
-	for (; it; it = json_object_iter_next(obj, it)) {
-		if (tartan_flannel_json_key_match(json_object_iter_key(it), field)) {
-			*iter = it;
-			return json_object_iter_value(it);
-		}
-	}
-	return NULL;
-}
-
-static const char *go_kind(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "object";
-	case JSON_ARRAY:
-		return "array";
-	case JSON_STRING:
-		return "string";
-	case JSON_INTEGER:
-	case JSON_REAL:
-		return "number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "bool";
-	case JSON_NULL:
-		break;
-	}
-	return "null";
-}
-
-/* Go's UnmarshalTypeError text; numbers name their value, as Go does. */
 static int type_error(char **ret_error, const json_t *v, const char *go_struct, const char *field,
 		      const char *go_type)
 {
@@ -162,7 +64,8 @@ static int type_error(char **ret_error, const json_t *v, const char *go_struct, 
 			return -ENOMEM;
 	}
 	r = fail(ret_error, "json: cannot unmarshal %s%s%s into Go struct field %s.%s of type %s",
-		 go_kind(v), text ? " " : "", text ? text : "", go_struct, field, go_type);
+		 tartan_flannel_json_kind(v), text ? " " : "", text ? text : "", go_struct, field,
+		 go_type);
 	free(text);
 	return r;
 }
@@ -174,7 +77,7 @@ static int get_bool(json_t *obj, const char *field, const char *go_struct, bool 
 	void *it = NULL;
 	json_t *v;
 
-	while ((v = go_next(obj, field, &it))) {
+	while ((v = tartan_flannel_json_next(obj, field, &it))) {
 		if (json_is_null(v))
 			continue;
 		if (!json_is_boolean(v))
@@ -192,7 +95,7 @@ static int get_int(json_t *obj, const char *field, const char *go_struct, const 
 	void *it = NULL;
 	json_t *v;
 
-	while ((v = go_next(obj, field, &it))) {
+	while ((v = tartan_flannel_json_next(obj, field, &it))) {
 		if (json_is_null(v))
 			continue;
 		if (!json_is_integer(v) || json_integer_value(v) < min ||
@@ -317,7 +220,7 @@ static int get_ip4(json_t *obj, const char *field, uint32_t *ret, char **ret_err
 	json_t *v;
 	int r;
 
-	while ((v = go_next(obj, field, &it))) {
+	while ((v = tartan_flannel_json_next(obj, field, &it))) {
 		r = parse_ip4(v, field, ret, ret_error);
 		if (r < 0)
 			return r;
@@ -343,7 +246,7 @@ static int get_network(json_t *obj, struct tartan_ip4_net *ret, char **ret_error
 	json_t *v;
 	int r;
 
-	while ((v = go_next(obj, "Network", &it))) {
+	while ((v = tartan_flannel_json_next(obj, "Network", &it))) {
 		r = parse_network(v, ret, ret_error);
 		if (r < 0)
 			return r;
@@ -365,7 +268,7 @@ static int check_ipv6_fields(json_t *obj, char **ret_error)
 	size_t tlen;
 	json_t *v;
 
-	while ((v = go_next(obj, "IPv6Network", &it))) {
+	while ((v = tartan_flannel_json_next(obj, "IPv6Network", &it))) {
 		text = string_of(v, &tlen);
 		if (!text || !cidr_any_valid(text, tlen))
 			return fail_value(ret_error, v, "IPv6Network: invalid CIDR address");
@@ -373,7 +276,7 @@ static int check_ipv6_fields(json_t *obj, char **ret_error)
 
 	for (size_t i = 0; i < sizeof(addr_fields) / sizeof(addr_fields[0]); i++) {
 		it = NULL;
-		while ((v = go_next(obj, addr_fields[i], &it))) {
+		while ((v = tartan_flannel_json_next(obj, addr_fields[i], &it))) {
 			/* *ip.IP6: null sets the pointer to nil */
 			if (json_is_null(v))
 				continue;
@@ -410,17 +313,17 @@ static int get_backend_type(json_t *backend, char **ret_type, char **ret_error)
 		return fail(ret_error,
 			    "error decoding Backend property of config: json: cannot unmarshal %s "
 			    "into Go value of type struct { Type string }",
-			    go_kind(backend));
+			    tartan_flannel_json_kind(backend));
 
 	/* every "type" key is decoded; null ones leave the one before */
-	while ((t = go_next(backend, "Type", &it))) {
+	while ((t = tartan_flannel_json_next(backend, "Type", &it))) {
 		if (json_is_null(t))
 			continue;
 		if (!json_is_string(t))
 			return fail(ret_error,
 				    "error decoding Backend property of config: json: cannot "
 				    "unmarshal %s into Go struct field .Type of type string",
-				    go_kind(t));
+				    tartan_flannel_json_kind(t));
 		found = t;
 	}
 	/* a NUL makes a name that no backend has; don't let it cut the name short */
@@ -549,7 +452,7 @@ int tartan_flannel_config_parse(const char *buf, size_t len,
 	}
 	if (!json_is_object(root)) {
 		r = fail(ret_error, "json: cannot unmarshal %s into Go value of type subnet.Config",
-			 go_kind(root));
+			 tartan_flannel_json_kind(root));
 		goto out;
 	}
 	obj = root;
@@ -586,7 +489,7 @@ int tartan_flannel_config_parse(const char *buf, size_t len,
 	if (r < 0)
 		goto out;
 
-	backend = go_field(obj, "Backend");
+	backend = tartan_flannel_json_field(obj, "Backend");
 	r = get_backend_type(backend, &c->backend_type, ret_error);
 	if (r < 0)
 		goto out;
@@ -662,7 +565,7 @@ static int parse_vxlan(const struct tartan_flannel_config *config,
 	if (!json_is_object(obj)) {
 		r = fail(ret_error,
 			 "json: cannot unmarshal %s into Go value of type vxlan.VXLANConfig",
-			 go_kind(obj));
+			 tartan_flannel_json_kind(obj));
 		goto out;
 	}
 

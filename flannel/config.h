@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flannel/gojson.h"
 #include "netcfg/ip4.h"
 
 #ifndef _tartan_wur_
@@ -63,13 +64,6 @@ void tartan_flannel_config_free(struct tartan_flannel_config *config);
 
 /* "<prefix>/config", joined as Go's path.Join does (no double slashes) */
 _tartan_wur_ int tartan_flannel_config_key(const char *prefix, char **ret_key);
-
-/*
- * Go encoding/json's key matching: json_key (UTF-8) names the struct field
- * field (ASCII) when equal under Go's folding, in which "ſ" (U+017F) is "s",
- * the Kelvin sign (U+212A) is "k" and "İ"/"ı" (U+0130/U+0131) are "i".
- */
-bool tartan_flannel_json_key_match(const char *json_key, const char *field);
 
 enum tartan_flannel_backend_kind {
 	TARTAN_FLANNEL_BACKEND_ALLOC,

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "flannel/gojson.h"
 #include "flannel/lease.h"
 
 static int fail(char **ret_error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -307,53 +308,6 @@ const char *tartan_flannel_mac_format(const uint8_t mac[6],
 
 /* ---------------------------------------------------------------- values */
 
-/* the value of a field Go copies whole (json.RawMessage): the last matching key */
-static json_t *go_field(json_t *obj, const char *field)
-{
-	json_t *found = NULL, *v;
-	const char *key;
-
-	json_object_foreach(obj, key, v)
-		if (tartan_flannel_json_key_match(key, field))
-			found = v;
-	return found;
-}
-
-/* Go decodes every matching key in turn: walk them as config.c's go_next() does */
-static json_t *go_next(json_t *obj, const char *field, void **iter)
-{
-	void *it = *iter ? json_object_iter_next(obj, *iter) : json_object_iter(obj);
-
-	for (; it; it = json_object_iter_next(obj, it)) {
-		if (tartan_flannel_json_key_match(json_object_iter_key(it), field)) {
-			*iter = it;
-			return json_object_iter_value(it);
-		}
-	}
-	return NULL;
-}
-
-static const char *go_kind(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "object";
-	case JSON_ARRAY:
-		return "array";
-	case JSON_STRING:
-		return "string";
-	case JSON_INTEGER:
-	case JSON_REAL:
-		return "number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "bool";
-	case JSON_NULL:
-		break;
-	}
-	return "null";
-}
-
 /*
  * A value as a reason shows it (malloc'd): a string as it is, unless it has
  * control characters (a NUL, a newline that would forge a log line), and
@@ -436,7 +390,7 @@ static int parse_vxlan_data(json_t *data, struct tartan_flannel_lease_attrs *a, 
 	char *text;
 	int r;
 
-	while ((vni = go_next(data, "VNI", &it))) {
+	while ((vni = tartan_flannel_json_next(data, "VNI", &it))) {
 		if (json_is_null(vni))
 			continue;
 		if (!json_is_integer(vni) || json_integer_value(vni) < 0 ||
@@ -447,7 +401,7 @@ static int parse_vxlan_data(json_t *data, struct tartan_flannel_lease_attrs *a, 
 			r = fail(ret_error,
 				 "BackendData: json: cannot unmarshal %s%s%s into Go struct "
 				 "field vxlanLeaseAttrs.VNI of type uint32",
-				 go_kind(vni), json_is_number(vni) ? " " : "",
+				 tartan_flannel_json_kind(vni), json_is_number(vni) ? " " : "",
 				 json_is_number(vni) ? text : "");
 			free(text);
 			return r;
@@ -458,7 +412,7 @@ static int parse_vxlan_data(json_t *data, struct tartan_flannel_lease_attrs *a, 
 
 	/* hardwareAddr wants a quoted string, so null is an error, as in flannel */
 	it = NULL;
-	while ((mac = go_next(data, "VtepMAC", &it))) {
+	while ((mac = tartan_flannel_json_next(data, "VtepMAC", &it))) {
 		const char *s = plain_string(mac);
 
 		if (!s || tartan_flannel_mac_parse(s, strlen(s), a->vtep_mac) < 0) {
@@ -493,26 +447,27 @@ int tartan_flannel_lease_value_parse(const char *buf, size_t len,
 	}
 	/* Go would decode null as a lease of 0.0.0.0; nobody writes that on purpose */
 	if (!json_is_object(root)) {
-		r = fail(ret_error, "lease value is a JSON %s, not an object", go_kind(root));
+		r = fail(ret_error, "lease value is a JSON %s, not an object",
+			 tartan_flannel_json_kind(root));
 		goto out;
 	}
 
 	it = NULL;
-	while ((v = go_next(root, "PublicIP", &it))) {
+	while ((v = tartan_flannel_json_next(root, "PublicIP", &it))) {
 		r = parse_public_ip(v, &a.public_ip, ret_error);
 		if (r < 0)
 			goto out;
 	}
 
 	it = NULL;
-	while ((v = go_next(root, "PublicIPv6", &it))) {
+	while ((v = tartan_flannel_json_next(root, "PublicIPv6", &it))) {
 		r = parse_public_ipv6(v, &a.has_public_ipv6, ret_error);
 		if (r < 0)
 			goto out;
 	}
 
 	it = NULL;
-	while ((v = go_next(root, "BackendType", &it))) {
+	while ((v = tartan_flannel_json_next(root, "BackendType", &it))) {
 		const char *s = plain_string(v);
 
 		if (json_is_null(v))
@@ -522,7 +477,7 @@ int tartan_flannel_lease_value_parse(const char *buf, size_t len,
 			r = fail(ret_error,
 				 "json: cannot unmarshal %s into Go struct field "
 				 "LeaseAttrs.BackendType of type string",
-				 go_kind(v));
+				 tartan_flannel_json_kind(v));
 			goto out;
 		}
 		if (!s || strlen(s) > TARTAN_FLANNEL_BACKEND_TYPE_MAX) {
@@ -536,14 +491,16 @@ int tartan_flannel_lease_value_parse(const char *buf, size_t len,
 	}
 
 	/* flannel keeps these raw; every backend that reads them wants an object */
-	data = go_field(root, "BackendData");
+	data = tartan_flannel_json_field(root, "BackendData");
 	if (data && !json_is_null(data) && !json_is_object(data)) {
-		r = fail(ret_error, "BackendData is a JSON %s, not an object", go_kind(data));
+		r = fail(ret_error, "BackendData is a JSON %s, not an object",
+			 tartan_flannel_json_kind(data));
 		goto out;
 	}
-	v = go_field(root, "BackendV6Data");
+	v = tartan_flannel_json_field(root, "BackendV6Data");
 	if (v && !json_is_null(v) && !json_is_object(v)) {
-		r = fail(ret_error, "BackendV6Data is a JSON %s, not an object", go_kind(v));
+		r = fail(ret_error, "BackendV6Data is a JSON %s, not an object",
+			 tartan_flannel_json_kind(v));
 		goto out;
 	}
 
