@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A small synchronous netlink layer on libnl-route-3: the request socket of
+ * STYLE.md's "Netlink" section (one NETLINK_ROUTE socket, every request waits
+ * for its ack; dumps for start-up and resync). The monitor socket is another
+ * module's. Everything acts in the network namespace the socket was opened in.
+ *
+ * Addresses are uint32_t in host byte order, as in netcfg/ip4.h; MACs are 6
+ * bytes. Every function returns 0 or -errno: the kernel's own errno when the
+ * kernel refused the request (taken from its NLMSG_ERROR, so nothing is lost
+ * in libnl's lossy errno -> NLE_* mapping), else libnl's -NLE_* translated.
+ * tartan_nl_last_error() has the text for the log, with the kernel's extended
+ * ack message when it sent one ("VXLAN: ..."). As STYLE.md asks, EEXIST on
+ * add and ENOENT/ESRCH on delete are success here where the text says so.
+ *
+ * Not thread safe: one tartan_nl per thread (tartan has one loop).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netcfg/ip4.h"
+
+#ifndef _tartan_wur_
+#define _tartan_wur_ __attribute__((warn_unused_result))
+#endif
+
+/*
+ * The route protocol (rtm_protocol) tartan marks its routes with, so a dump
+ * by protocol returns only ours and a delete with it can never remove a
+ * route somebody else made (the kernel matches rtm_protocol on RTM_DELROUTE
+ * when it is not 0). 0x54 ('T') = 84: values >= RTPROT_STATIC (4) are not
+ * interpreted by the kernel; 84 is neither in linux/rtnetlink.h (0-4, 8-18,
+ * 42, 99, 186-189, 192) nor in iproute2's /etc/iproute2/rt_protos, and not
+ * one of the numbers other node agents are known to use (Calico's 80).
+ */
+#define TARTAN_NL_RTPROT 0x54
+
+#define TARTAN_NL_MAC_LEN 6
+
+struct tartan_nl;
+
+/* Open the request socket in the caller's current network namespace. */
+_tartan_wur_ int tartan_nl_new(struct tartan_nl **ret);
+void tartan_nl_free(struct tartan_nl *nl);
+
+/* Text of the last failure ("" if none yet), valid until the next call on nl. */
+const char *tartan_nl_last_error(const struct tartan_nl *nl);
+
+/* ---- links ---- */
+
+/* -ENODEV if there is no link of that name. */
+_tartan_wur_ int tartan_nl_link_index(struct tartan_nl *nl, const char *name, int *ret_index);
+
+/*
+ * Bridge `name`: created if missing, then MTU set (mtu 0: left alone) and up.
+ * Idempotent. -EEXIST if a link of that name exists and is not a bridge.
+ */
+_tartan_wur_ int tartan_nl_bridge_ensure(struct tartan_nl *nl, const char *name, unsigned mtu,
+					 int *ret_index);
+
+/*
+ * VXLAN device as flannel makes it (flannel-compat.md 4.2):
+ * `ip link add NAME type vxlan id VNI local LOCAL dev DEV dstport PORT nolearning`,
+ * no group, no l2miss/l3miss. port 0 leaves the kernel default (8472) and is
+ * then not compared. An existing link of that name with another type or other
+ * parameters is deleted and recreated (flannel does the same). Then MTU (0:
+ * left alone), MAC (NULL: the kernel's random one is kept) and up.
+ */
+_tartan_wur_ int tartan_nl_vxlan_ensure(struct tartan_nl *nl, const char *name, uint32_t vni,
+					uint32_t local_ip, uint16_t port, int dev_index,
+					unsigned mtu, const uint8_t *mac, bool learning,
+					int *ret_index);
+
+_tartan_wur_ int tartan_nl_link_mac(struct tartan_nl *nl, int index,
+				    uint8_t ret_mac[static TARTAN_NL_MAC_LEN]);
+
+/* Delete by name; 0 if it does not exist. */
+_tartan_wur_ int tartan_nl_link_delete(struct tartan_nl *nl, const char *name);
+
+/*
+ * veth pair: host_name here, peer_name created directly in the namespace
+ * peer_netns_fd refers to (IFLA_NET_NS_FD; -1: this namespace), so the peer's
+ * name never appears here. Both ends get mtu (0: kernel default), both stay
+ * down. -EEXIST if either name is taken.
+ */
+_tartan_wur_ int tartan_nl_veth_create(struct tartan_nl *nl, const char *host_name,
+				       const char *peer_name, int peer_netns_fd, unsigned mtu);
+
+_tartan_wur_ int tartan_nl_link_set_master(struct tartan_nl *nl, int index, int master_index);
+_tartan_wur_ int tartan_nl_link_set_up(struct tartan_nl *nl, int index);
+
+/* ---- IPv4 addresses ---- */
+
+/*
+ * The IPv4 addresses on ifindex, in the kernel's order. Here .addr is the
+ * address itself (host bits kept), .len its prefix length. *ret is malloc'ed
+ * (NULL when *ret_n is 0); the caller frees it.
+ */
+_tartan_wur_ int tartan_nl_addr_list(struct tartan_nl *nl, int ifindex, struct tartan_ip4_net **ret,
+				     size_t *ret_n);
+/* 0 also when that address/prefix is already there (EEXIST). */
+_tartan_wur_ int tartan_nl_addr_add(struct tartan_nl *nl, int ifindex, uint32_t addr,
+				    unsigned prefixlen);
+/* 0 also when it is not there (EADDRNOTAVAIL, ENOENT). */
+_tartan_wur_ int tartan_nl_addr_del(struct tartan_nl *nl, int ifindex, uint32_t addr,
+				    unsigned prefixlen);
+
+/* ---- IPv4 routes, main table ---- */
+
+struct tartan_nl_route {
+	struct tartan_ip4_net dst; /* host bits must be clear */
+	uint32_t gateway;	   /* host order; 0: none (a link-scope route on ifindex) */
+	int ifindex;		   /* 0: let the kernel pick it from the gateway */
+	bool onlink;		   /* RTNH_F_ONLINK: gateway need not be on a local subnet */
+	uint8_t protocol;	   /* 0 on input means TARTAN_NL_RTPROT */
+};
+
+/*
+ * RTM_NEWROUTE with NLM_F_CREATE|NLM_F_REPLACE. Note the kernel replaces a
+ * route of the same dst (and metric 0, tos 0) whatever its protocol: callers
+ * decide beforehand (with a dump) whether a foreign route may be replaced.
+ */
+_tartan_wur_ int tartan_nl_route_replace(struct tartan_nl *nl, const struct tartan_nl_route *r);
+
+/*
+ * Delete the route matching dst, protocol and, when set, gateway and ifindex;
+ * 0 if there is none (ESRCH/ENOENT). Because the protocol is always sent, a
+ * route of another protocol is never deleted.
+ */
+_tartan_wur_ int tartan_nl_route_del(struct tartan_nl *nl, const struct tartan_nl_route *r);
+
+/*
+ * The main-table IPv4 unicast routes with that protocol (0: TARTAN_NL_RTPROT),
+ * first nexthop only. *ret malloc'ed (NULL when *ret_n is 0).
+ */
+_tartan_wur_ int tartan_nl_route_dump(struct tartan_nl *nl, uint8_t protocol,
+				      struct tartan_nl_route **ret, size_t *ret_n);
+
+/*
+ * tartan_nl_route_replace for n routes, pipelined: requests go out in windows
+ * of up to TARTAN_NL_BATCH_WINDOW before their acks are read, so 5,000 peers
+ * cost about 5,000 / window round-trips, not 5,000 (and the socket's receive
+ * buffer never holds more acks than that, so none are dropped). Every route is
+ * tried. results (may be NULL) gets n entries, 0 or -errno (EEXIST counts as
+ * 0). Returns 0 when all succeeded, else the first failure's -errno; a failure
+ * of the socket itself (not of one route) stops the batch and is returned,
+ * the results of routes not acked then being that error.
+ */
+#define TARTAN_NL_BATCH_WINDOW 64
+_tartan_wur_ int tartan_nl_route_replace_many(struct tartan_nl *nl,
+					      const struct tartan_nl_route *routes, size_t n,
+					      int *results);
+
+/* ---- neighbours (ARP) and bridge FDB ---- */
+
+/*
+ * ip -> mac on ifindex, NUD_PERMANENT, unicast: flannel's vxlan ARP entry
+ * (`ip neigh replace IP lladdr MAC dev flannel.1 nud permanent`).
+ */
+_tartan_wur_ int tartan_nl_neigh_replace(struct tartan_nl *nl, int ifindex, uint32_t ip,
+					 const uint8_t mac[static TARTAN_NL_MAC_LEN]);
+/* 0 if there is none. */
+_tartan_wur_ int tartan_nl_neigh_del(struct tartan_nl *nl, int ifindex, uint32_t ip);
+
+/*
+ * AF_BRIDGE entry mac -> dst_ip on the vxlan device ifindex, NTF_SELF,
+ * NUD_PERMANENT: flannel's AddFDB, `bridge fdb replace MAC dev flannel.1 dst IP
+ * self permanent`.
+ */
+_tartan_wur_ int tartan_nl_fdb_replace(struct tartan_nl *nl, int ifindex,
+				       const uint8_t mac[static TARTAN_NL_MAC_LEN],
+				       uint32_t dst_ip);
+/* 0 if there is none. */
+_tartan_wur_ int tartan_nl_fdb_del(struct tartan_nl *nl, int ifindex,
+				   const uint8_t mac[static TARTAN_NL_MAC_LEN], uint32_t dst_ip);
