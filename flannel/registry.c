@@ -165,10 +165,16 @@ static struct tartan_flannel_peer *peer_find(struct tartan_flannel_registry *reg
 	return bsearch(&key, reg->peers, reg->n_peers, sizeof(key), peer_cmp);
 }
 
+/* Same for consumers: a renewal moves a peer's key to a new etcd lease and
+ * changes nothing that is programmed, so only the lease value counts. */
 static bool peer_same(const struct tartan_flannel_peer *a, const struct tartan_flannel_peer *b)
 {
-	return memcmp(&a->attrs, &b->attrs, sizeof(a->attrs)) == 0 &&
-	       a->etcd_lease == b->etcd_lease;
+	const struct tartan_flannel_lease_attrs *x = &a->attrs, *y = &b->attrs;
+
+	/* field by field: struct padding is not guaranteed to be zero */
+	return x->public_ip == y->public_ip && strcmp(x->backend_type, y->backend_type) == 0 &&
+	       x->has_vni == y->has_vni && x->vni == y->vni && x->has_vtep_mac == y->has_vtep_mac &&
+	       memcmp(x->vtep_mac, y->vtep_mac, sizeof(x->vtep_mac)) == 0;
 }
 
 /*
@@ -423,6 +429,7 @@ static void lease_held(struct tartan_flannel_registry *reg, int64_t expiry_unix)
 {
 	char buf[TARTAN_IP4_NET_STRLEN];
 	bool first = !reg->have_lease || !tartan_ip4_net_equal(&reg->subnet, &reg->candidate);
+	bool moved = reg->have_lease && first;
 
 	reg->have_lease = true;
 	reg->subnet = reg->candidate;
@@ -448,6 +455,16 @@ static void lease_held(struct tartan_flannel_registry *reg, int64_t expiry_unix)
 		      reg->etcd_lease ? "" : " (a reservation, no TTL)");
 	if (reg->ops->lease_acquired)
 		reg->ops->lease_acquired(reg, &reg->subnet, reg->userdata);
+	if (moved) {
+		/* the node now holding our old subnet is in no peer event to come: its put
+		 * went to own_key_event while the key was ours. Read the peers again from
+		 * the list the new subnet was chosen from, and watch on from there. */
+		tartan_etcd_watch_free(reg->peers_watch);
+		reg->peers_watch = NULL;
+		tartan_etcd_request_cancel(reg->peers_req);
+		reg->peers_req = NULL;
+		ev_timer_stop(reg->loop, &reg->peers_timer);
+	}
 	if (!reg->peers_watch && !reg->peers_req && !ev_is_active(&reg->peers_timer)) {
 		if (reg->listing)
 			peers_listed(0, NULL, reg->listing, reg);
@@ -720,14 +737,16 @@ static void renew_done(int error, const char *errmsg, struct tartan_etcd_result 
 	revoke_unused(reg, reg->new_lease);
 	reg->new_lease = 0;
 	fail = res->n_responses ? &res->responses[0] : NULL;
+	/* a loss is a one-off event, not a retry: logged under our key, which names
+	 * itself, so that the caller's rate limit by kind ("lease-...") never hides one */
 	if (!fail || fail->n_kvs == 0) {
-		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "lease-lost",
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, reg->key,
 		      "our lease %s is gone from etcd; taking the same subnet again",
 		      tartan_ip4_net_format(&reg->subnet, buf));
 		recreate_same(reg);
 		return;
 	}
-	logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "lease-lost",
+	logf_(reg, TARTAN_FLANNEL_LOG_WARNING, reg->key,
 	      "subnet %s is now held by another node; acquiring a new subnet",
 	      tartan_ip4_net_format(&reg->subnet, buf));
 	acquire_start(reg);
@@ -803,7 +822,8 @@ static void own_key_event(struct tartan_flannel_registry *reg, const struct tart
 	if (ev->type == TARTAN_ETCD_EVENT_DELETE) {
 		if (reg->req)
 			return; /* a chain of ours is at work on the key already */
-		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "lease-lost",
+		/* one-off events, logged under our key as in renew_done() */
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, reg->key,
 		      "our lease key %s was deleted (expired or by hand); taking %s again",
 		      reg->key, tartan_ip4_net_format(&reg->subnet, buf));
 		reg->backoff_s = BACKOFF_FIRST_S;
@@ -813,7 +833,7 @@ static void own_key_event(struct tartan_flannel_registry *reg, const struct tart
 	if (ev->kv.value.len != strlen(reg->value) ||
 	    memcmp(ev->kv.value.data, reg->value, ev->kv.value.len) != 0)
 		/* not applied as a peer; the next renewal's compare finds out who holds it */
-		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "lease-claimed",
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, reg->key,
 		      "our lease key %s was overwritten by another writer; not applied", reg->key);
 }
 
