@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "daemon/control.h"
+#include "daemon/dataplane.h"
 #include "daemon/log.h"
 #include "daemon/options.h"
 #include "etcd/client.h"
@@ -31,6 +32,7 @@ struct daemon {
 	struct tartan_etcd_client *etcd;
 	struct tartan_flannel_registry *registry;
 	struct tartan_control *control;
+	struct tartan_dataplane *dataplane;
 	struct tartan_flannel_backend backend;
 	bool backend_ok;
 	unsigned mtu;
@@ -118,13 +120,25 @@ static bool on_config_ready(struct tartan_flannel_registry *reg,
 	int err;
 
 	err = tartan_flannel_backend_parse(config, &d->backend, &reason);
-	if (err >= 0 && d->backend.kind != TARTAN_FLANNEL_BACKEND_ALLOC) {
+	if (err >= 0 && d->backend.kind == TARTAN_FLANNEL_BACKEND_VXLAN) {
 		err = -EOPNOTSUPP;
 		if (asprintf(&reason,
 			     "backend %s is not available in this version of tartand yet "
-			     "(alloc only)",
+			     "(alloc and host-gw only)",
 			     d->backend.type) < 0)
 			reason = NULL;
+	}
+	if (err >= 0 && d->backend.kind == TARTAN_FLANNEL_BACKEND_HOST_GW) {
+		struct tartan_iface own;
+		char ip[TARTAN_IP4_ADDR_STRLEN];
+
+		/* peers route to us via our public IP on this interface: flanneld refuses too */
+		if (tartan_iface_by_addr(d->iface.addr, &own) < 0 || own.index != d->iface.index) {
+			err = -EADDRNOTAVAIL;
+			if (asprintf(&reason, "host-gw: the public IP %s is not an address of %s",
+				     tartan_ip4_addr_format(d->iface.addr, ip), d->iface.name) < 0)
+				reason = NULL;
+		}
 	}
 	if (err < 0) {
 		tartan_log_error("network config: %s; waiting for a config tartand can use",
@@ -150,17 +164,29 @@ static bool on_config_ready(struct tartan_flannel_registry *reg,
 static void on_lease_acquired(struct tartan_flannel_registry *reg,
 			      const struct tartan_ip4_net *subnet, void *userdata)
 {
-	write_subnet_file(userdata);
+	struct daemon *d = userdata;
+	const struct tartan_flannel_config *config = tartan_flannel_registry_config(reg);
+
+	write_subnet_file(d);
+	/* alloc programs nothing, as flannel's */
+	if (d->backend.kind != TARTAN_FLANNEL_BACKEND_ALLOC)
+		tartan_dataplane_set_node(d->dataplane, d->backend.kind, &config->network, subnet,
+					  &d->iface, d->mtu);
 }
 
 static void on_peer_added(struct tartan_flannel_registry *reg,
 			  const struct tartan_flannel_peer *peer, void *userdata)
 {
 	char net[TARTAN_IP4_NET_STRLEN], ip[TARTAN_IP4_ADDR_STRLEN];
+	struct daemon *d = userdata;
+	const char *type = peer->attrs.backend_type[0] ? peer->attrs.backend_type : "alloc";
 
 	tartan_log_debug("peer %s at %s (%s)", tartan_ip4_net_format(&peer->subnet, net),
-			 tartan_ip4_addr_format(peer->attrs.public_ip, ip),
-			 peer->attrs.backend_type[0] ? peer->attrs.backend_type : "alloc");
+			 tartan_ip4_addr_format(peer->attrs.public_ip, ip), type);
+	if (d->backend_ok && strcmp(peer->attrs.backend_type, d->backend.lease_backend_type) != 0)
+		tartan_log_info("peer %s uses backend %s, not ours (%s): ignored",
+				tartan_ip4_net_format(&peer->subnet, net), type, d->backend.type);
+	tartan_dataplane_changed(d->dataplane);
 }
 
 static void on_peer_removed(struct tartan_flannel_registry *reg,
@@ -169,6 +195,7 @@ static void on_peer_removed(struct tartan_flannel_registry *reg,
 	char net[TARTAN_IP4_NET_STRLEN];
 
 	tartan_log_debug("peer %s left", tartan_ip4_net_format(&peer->subnet, net));
+	tartan_dataplane_changed(((struct daemon *)userdata)->dataplane);
 }
 
 static const struct tartan_flannel_registry_ops registry_ops = {
@@ -221,6 +248,9 @@ static int control_status(struct daemon *d, json_t *r)
 		err |= json_set(r, "backend", json_string(d->backend.type));
 		err |= json_set(r, "mtu", json_integer(d->mtu));
 	}
+	if (d->dataplane)
+		err |= json_set(r, "routes",
+				json_integer((json_int_t)tartan_dataplane_n_routes(d->dataplane)));
 	err |= json_set(r, "peers",
 			json_integer((json_int_t)tartan_flannel_registry_n_peers(d->registry)));
 	err |= json_set(r, "etcd_endpoint", json_string(tartan_etcd_client_endpoint(d->etcd)));
@@ -419,6 +449,22 @@ static void stop_registry(struct daemon *d)
 	d->registry = NULL;
 }
 
+static int start_dataplane(struct daemon *d)
+{
+	int err = tartan_dataplane_new(d->loop, d->registry, d->opts->bridge,
+				       d->opts->resync_interval, &d->dataplane);
+
+	if (err < 0)
+		return tartan_log_errno(TARTAN_LOG_ERROR, -err, "netlink: %m");
+	return 0;
+}
+
+static void stop_dataplane(struct daemon *d)
+{
+	tartan_dataplane_free(d->dataplane);
+	d->dataplane = NULL;
+}
+
 static int start_control(struct daemon *d)
 {
 	int err =
@@ -475,9 +521,14 @@ static const struct subsystem {
 	int (*start)(struct daemon *d);
 	void (*stop)(struct daemon *d);
 } subsystems[] = {
-	{ "signals", start_signals, stop_signals }, { "interface", find_interface, NULL },
-	{ "etcd", start_etcd, stop_etcd },	    { "registry", start_registry, stop_registry },
+	/* clang-format off: one subsystem a line, in start order */
+	{ "signals", start_signals, stop_signals },
+	{ "interface", find_interface, NULL },
+	{ "etcd", start_etcd, stop_etcd },
+	{ "registry", start_registry, stop_registry },
+	{ "dataplane", start_dataplane, stop_dataplane },
 	{ "control", start_control, stop_control },
+	/* clang-format on */
 };
 
 #define N_SUBSYSTEMS (sizeof(subsystems) / sizeof(subsystems[0]))
