@@ -1,120 +1,158 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# tests/demo.sh: a short show of what works today. It builds tartan, starts a private etcd
-# 3.4 on 127.0.0.1 (free ports, temp data dir) and drives it with the etcd v3 client through
-# build/tests/etcd/etcd-tool, the way flannel nodes use etcd: a watch on the subnet leases,
-# two nodes writing their lease, one leaving. Everything it starts is stopped at exit.
+# tests/demo.sh: a tartan cluster on one machine. It installs what is missing, builds
+# tartan, and then, all inside network namespaces it creates (the host's own network is not
+# touched):
+#   - an underlay namespace with a bridge (192.0.2.0/24) and a private etcd 3.4 on it,
+#   - three node namespaces, each with tartand (flannel's host-gw backend by default),
+#   - two pods per node: namespaces with a veth on the node's bridge and an address from the
+#     node's subnet, as a bridge CNI plugin would set them up,
+# then prints the leases tartan wrote to etcd, a ping matrix from every pod to every pod on
+# the other nodes, and `tartanctl status` of each node. Everything is removed at exit.
 #
-#	bash tests/demo.sh
+#	bash tests/demo.sh              (as root)
 #
-# (Later this becomes a cluster of tartand nodes in network namespaces.)
+# Options: --keep-going (do not stop at the first failed ping). vxlan comes with a later
+# version of tartand; --backend vxlan is refused until then.
 
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+backend=host-gw
+keep_going=0
+while (($#)); do
+	case $1 in
+	--backend) backend=$2; shift 2 ;;
+	--backend=*) backend=${1#*=}; shift ;;
+	--keep-going) keep_going=1; shift ;;
+	*) echo "usage: bash tests/demo.sh [--backend host-gw] [--keep-going]" >&2; exit 2 ;;
+	esac
+done
+if [[ $backend != host-gw ]]; then
+	echo "demo: backend '$backend' is not available in this version (host-gw only)" >&2
+	exit 2
+fi
+
 # shellcheck source=tests/lib/setup.sh
 . "$here/lib/setup.sh"
-# shellcheck source=tests/lib/etcd.sh
-. "$here/lib/etcd.sh"
-
-prefix=/coreos.com/network
-subnets=$prefix/subnets/
-tool=$TARTAN_BUILD/tests/etcd/etcd-tool
 step=0
-
 heading()
 {
 	step=$((step + 1))
 	printf '\n=== %d. %s\n' "$step" "$*"
 }
 
-# show CMD...: print the command as one would type it (etcd-tool for the binary, $E for the
-# endpoint), then run it.
-show_cmd()
-{
-	local a line=\$
-	for a in "$@"; do
-		a=${a//$tool/etcd-tool}
-		a=${a//$ETCD_ENDPOINT/\$E}
-		if [[ $a =~ ^[][A-Za-z0-9_./:,=\$-]+$ ]]; then
-			line+=" $a"
-		else
-			line+=" '$a'"
-		fi
-	done
-	echo "$line"
-}
-
-show()
-{
-	show_cmd "$@"
-	"$@"
-}
-
 heading "build tartan ($TARTAN_BUILD)"
 build_main
-if [[ ! -x $tool ]]; then
-	echo "demo: $tool was not built" >&2
-	exit 1
-fi
+export TARTAND=$TARTAN_BUILD/daemon/tartand TARTANCTL=$TARTAN_BUILD/ctl/tartanctl
 
-heading "start a private etcd"
-etcd_start demo
-echo "etcd $("$ETCD_BIN" --version | head -n 1 | cut -d' ' -f3) listening on" \
-	"E=$ETCD_ENDPOINT (pid $ETCD_PID, data in $ETCD_DATA_DIR)"
-etcd=("$tool" --endpoints "$ETCD_ENDPOINT")
+# shellcheck source=tests/lib/etcd.sh
+. "$here/lib/etcd.sh"
+# shellcheck source=tests/lib/netns.sh
+. "$here/lib/netns.sh"
+# shellcheck source=tests/lib/tartand.sh
+. "$here/lib/tartand.sh"
 
-heading "the network config, as flannel reads it"
-show "${etcd[@]}" put $prefix/config '{"Network":"10.5.0.0/16","Backend":{"Type":"host-gw"}}'
+heading "underlay namespace with etcd on $NETNS_UNDERLAY_IP"
+tartan_net_setup >/dev/null
+echo "etcd: $ETCD_ENDPOINT_e"
 
-heading "watch $subnets in the background (until 3 events or 10 s)"
-work=""
-tmpdir_new work
-watch=("${etcd[@]}" watch --prefix "$subnets" --count 3 --timeout 10)
-echo "$(show_cmd "${watch[@]}") &"
-"${watch[@]}" >"$work/watch.out" 2>"$work/watch.err" &
-watch_pid=$!
-on_exit "kill $watch_pid 2>/dev/null; wait $watch_pid 2>/dev/null"
-# The watch must be in place before the first put, or it misses it: wait until the tool
-# has connected to etcd, then give it a moment to send its create request.
-for ((i = 0; i < 50; i++)); do
-	[[ $(ss -Htnp state established "dport = :$ETCD_CLIENT_PORT" 2>/dev/null) == *"pid=$watch_pid,"* ]] &&
-		break
-	kill -0 "$watch_pid" 2>/dev/null || break
-	sleep 0.1
+heading "the network config, as flannel's: $FLANNEL_PREFIX/config"
+config="{\"Network\":\"10.5.0.0/16\",\"Backend\":{\"Type\":\"$backend\"}}"
+echo "$config"
+ectl put "$FLANNEL_PREFIX/config" "$config" >/dev/null
+
+nodes=(n1 n2 n3)
+heading "three nodes, tartand in each (--iface eth0, backend $backend)"
+for i in 0 1 2; do
+	n=${nodes[$i]}
+	netns_node "$n" "192.0.2.$((11 + i))/24" >/dev/null
+	# a node routes its pods' traffic: forwarding on, inside the node's namespace only
+	netns_exec "$n" sysctl -qw net.ipv4.ip_forward=1
+	tartand_start "$n" -- --resync-interval 2 >/dev/null
 done
-sleep 0.5
+for n in "${nodes[@]}"; do
+	wait_until 15 tstatus_is "$n" state running || {
+		echo "demo: $n did not get a lease" >&2
+		tlog "$n" >&2
+		exit 1
+	}
+	echo "$n: subnet $(tstatus "$n" subnet), public IP $(tstatus "$n" public_ip)"
+done
 
-heading "two nodes write their subnet leases"
-show "${etcd[@]}" put ${subnets}10.5.34.0-24 \
-	'{"PublicIP":"192.0.2.11","PublicIPv6":null,"BackendType":"host-gw"}'
-show "${etcd[@]}" put ${subnets}10.5.71.0-24 \
-	'{"PublicIP":"192.0.2.12","PublicIPv6":null,"BackendType":"host-gw"}'
+heading "the leases in etcd (flanneld's keys and values)"
+ectl get --prefix "$FLANNEL_PREFIX/subnets/" | paste - -
 
-heading "node 192.0.2.12 leaves: its lease is deleted"
-show "${etcd[@]}" del ${subnets}10.5.71.0-24
+heading "two pods on each node's bridge"
+declare -A pod_ip=() pod_ns=()
+pods=()
+for n in "${nodes[@]}"; do
+	subnet=$(tstatus "$n" subnet)
+	base=${subnet%.0/24}
+	for k in 1 2; do
+		p=$n-p$k
+		ns=${NETNS[$n]:0:11}p$k
+		ip netns add "$ns"
+		on_exit "ip netns del $ns 2>/dev/null"
+		# the veth is made in the node and its pod end moved into the pod's namespace
+		netns_exec "$n" ip link add "v$k" type veth peer name eth0 netns "$ns"
+		netns_exec "$n" ip link set "v$k" master cni0 up
+		ip netns exec "$ns" ip link set lo up
+		ip netns exec "$ns" ip link set eth0 up
+		ip netns exec "$ns" ip addr add "$base.$((9 + k))/24" dev eth0
+		ip netns exec "$ns" ip route add default via "$base.1"
+		pod_ip[$p]=$base.$((9 + k))
+		pod_ns[$p]=$ns
+		pods+=("$p")
+		echo "$p: ${pod_ip[$p]} on $n's cni0"
+	done
+done
 
-heading "grant an etcd lease with a TTL of 60 s (flannel's leases are 24 h)"
-show "${etcd[@]}" grant 60
+heading "tartan's routes on each node (host-gw: peer subnet via peer public IP)"
+for n in "${nodes[@]}"; do
+	echo "$n:"
+	wait_until 10 bash -c "[[ \$(ip netns exec ${NETNS[$n]} ip route show proto 84 | wc -l) == 2 ]]" || true
+	netns_exec "$n" ip route show proto 84 | sed 's/^/  /'
+done
 
-heading "what the watch saw (REV PUT|DELETE KEY VALUE)"
-watch_rc=0
-wait "$watch_pid" || watch_rc=$?
-cat "$work/watch.out"
-if [[ -s $work/watch.err ]]; then
-	sed 's/^/watch stderr: /' "$work/watch.err"
-fi
-events=$(grep -c . "$work/watch.out" || true)
-if ((watch_rc != 0 || events != 3)); then
-	echo "demo: expected the watch to exit 0 after 3 events (PUT, PUT, DELETE)," \
-		"saw exit status $watch_rc and $events events" >&2
-	exit 1
-fi
+heading "ping matrix: every pod to every pod on the other nodes"
+failed=0
+printf '%-8s' ""
+for q in "${pods[@]}"; do printf '%-8s' "$q"; done
+echo
+for p in "${pods[@]}"; do
+	printf '%-8s' "$p"
+	for q in "${pods[@]}"; do
+		if [[ ${p%-p*} == "${q%-p*}" ]]; then
+			printf '%-8s' "."
+		elif ip netns exec "${pod_ns[$p]}" ping -c1 -W2 -q "${pod_ip[$q]}" >/dev/null 2>&1; then
+			printf '%-8s' "ok"
+		else
+			printf '%-8s' "FAIL"
+			failed=$((failed + 1))
+		fi
+	done
+	echo
+	if ((failed && !keep_going)); then
+		break
+	fi
+done
 
-heading "everything under $prefix/ now"
-show "${etcd[@]}" get --prefix $prefix/
+heading "tartanctl status on each node"
+for n in "${nodes[@]}"; do
+	echo "--- $n"
+	netns_exec "$n" "$TARTANCTL" --socket "${TARTAND_SOCK[$n]}" status
+done
 
 heading "clean up"
-etcd_stop_all
-echo "etcd stopped, temp dirs are removed at exit"
+for n in "${nodes[@]}"; do
+	tartand_stop "$n" TERM >/dev/null || true
+done
+echo "nodes stopped; namespaces, etcd and temp dirs are removed at exit"
+if ((failed)); then
+	echo "demo: $failed pings failed" >&2
+	exit 1
+fi
+echo "demo: all pods reach each other across nodes"
+tap_done >/dev/null 2>&1 || true
