@@ -1,0 +1,379 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# tests/daemon/hostgw.sh: the host-gw backend: three tartand nodes with
+# {"Network":"10.5.0.0/16","Backend":{"Type":"host-gw"}} route pod traffic between them
+# through the underlay, with pods made the way a bridge CNI plugin makes them (TAP; root).
+#
+# Asserts: each lease value is flanneld's host-gw value, byte for byte
+# ({"PublicIP":"<node>","PublicIPv6":null,"BackendType":"host-gw"}); each node has the
+# bridge cni0, up, with the MTU of its eth0 (one node has 1400, so the value is read, not
+# assumed) and exactly the address <subnet>.1/24; `ip route show proto 84` in each node lists
+# exactly the two other subnets via their public IPs on eth0; with IP forwarding on (tartand
+# does not turn it on, flanneld does not either) every pod pings every pod on the other nodes;
+# a route of another protocol added by hand stays through several resyncs; a tartan route
+# deleted by hand is back within 3 s (--resync-interval 1); a node that leaves (SIGTERM, exit
+# status 0, then its key deleted) has its route removed on the others within 3 s; a fresh node
+# whose bridge holds a stale address of the cluster network (10.5.250.1/24, as left from an
+# older subnet) loses it at start and gets <subnet>.1/24, its routes and the others' routes
+# to it; SIGTERM ends each daemon with exit status 0.
+#
+# 10.5.250.0/24 is held by a leased placeholder peer (192.0.2.50, no host behind it) from
+# before the fresh node starts, so the fresh node can never be given that subnet and the
+# stale address is really stale.
+
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/lib/etcd.sh
+. "$here/../lib/etcd.sh"
+# shellcheck source=tests/lib/netns.sh
+. "$here/../lib/netns.sh"
+# shellcheck source=tests/lib/tartand.sh
+. "$here/../lib/tartand.sh"
+
+P=$FLANNEL_PREFIX
+HOSTGW_CONFIG='{"Network":"10.5.0.0/16","Backend":{"Type":"host-gw"}}'
+STALE_SUBNET=10.5.250.0/24
+STALE_ADDR=10.5.250.1/24
+PLACEHOLDER_IP=192.0.2.50
+
+declare -A ip=([n1]=192.0.2.11 [n2]=192.0.2.12 [n3]=192.0.2.13 [n4]=192.0.2.14)
+declare -A idx=([n1]=1 [n2]=2 [n3]=3 [n4]=4)
+declare -A mtu=([n1]=1500 [n2]=1400 [n3]=1500 [n4]=1500)
+declare -A subnet=()
+# peers[NODE]: the "<subnet> <public ip>" words of the host-gw leases NODE must route to
+declare -A peers=()
+declare -a pods=() pod_ns_made=()
+declare -A pod_ns=() pod_node=() pod_ip=()
+
+# Pod namespaces are ours (netns.sh does not know them): deleted at exit, which also destroys
+# the veth pairs (a pair goes when either end's namespace goes). Runs before netns.sh's
+# cleanup, which deletes the node namespaces.
+pods_cleanup()
+{
+	local ns
+	for ns in "${pod_ns_made[@]}"; do
+		ip netns del "$ns" 2>/dev/null || echo "# could not delete pod namespace $ns" >&2
+	done
+	pod_ns_made=()
+}
+
+tartan_net_setup
+on_exit pods_cleanup
+
+# gw_of SUBNET: the bridge address of a node holding 10.5.X.0/24: 10.5.X.1/24
+gw_of()
+{
+	printf '%s.1/24\n' "${1%.0/24}"
+}
+
+# routes84 NODE: tartan's routes in NODE, one per line, sorted
+routes84()
+{
+	netns_exec "$1" ip -4 route show proto 84 | sed 's/ *$//' | sort
+}
+
+# want_routes NODE: the routes NODE must have, in routes84's form
+want_routes()
+{
+	local words=() i
+	read -r -a words <<<"${peers[$1]:-}"
+	for ((i = 0; i < ${#words[@]}; i += 2)); do
+		printf '%s via %s dev eth0\n' "${words[i]}" "${words[i + 1]}"
+	done | sort
+}
+
+routes_ok()
+{
+	[[ $(routes84 "$1") == "$(want_routes "$1")" ]]
+}
+
+# bridge_addrs NODE: the IPv4 addresses of cni0 in NODE, sorted
+bridge_addrs()
+{
+	netns_exec "$1" ip -4 -o addr show dev cni0 | awk '{ print $4 }' | sort
+}
+
+bridge_addrs_are()
+{
+	[[ $(bridge_addrs "$1" 2>/dev/null) == "$2" ]]
+}
+
+link_mtu()
+{
+	netns_exec "$1" ip -o link show dev "$2" | sed -n 's/.* mtu \([0-9]*\) .*/\1/p'
+}
+
+# has_route NODE ROUTE...: ROUTE (ip route show's words) is in NODE's main table
+has_route()
+{
+	local node=$1 out
+	shift
+	out=$(netns_exec "$node" ip -4 route show "$@") || return 1
+	[[ -n $out ]]
+}
+
+# add_pod NODE K: pod namespace with eth0, the far end of a veth whose near end (vethK) is a
+# port of NODE's cni0, address <subnet>.1K/24, default route via <subnet>.1: what the bridge
+# CNI plugin with host-local IPAM and isGateway does.
+add_pod()
+{
+	local node=$1 k=$2 pod=$1p$2 ns s br_mtu
+	ns=${NETNS_TAG}p${idx[$node]}$k
+	((${#ns} <= 15)) || { echo "pod namespace name $ns is too long" >&2; return 1; }
+	s=${subnet[$node]}
+	br_mtu=$(link_mtu "$node" cni0) || return 1
+	ip netns add "$ns" || return 1
+	pod_ns_made+=("$ns")
+	pods+=("$pod")
+	pod_ns[$pod]=$ns
+	pod_node[$pod]=$node
+	pod_ip[$pod]=${s%.0/24}.1$k
+	ip -n "$ns" link set lo up || return 1
+	netns_exec "$node" ip link add "veth1$k" mtu "$br_mtu" type veth peer name "pod1$k" \
+		mtu "$br_mtu" || return 1
+	netns_exec "$node" ip link set "pod1$k" netns "$ns" || return 1
+	netns_exec "$node" ip link set "veth1$k" master cni0 || return 1
+	netns_exec "$node" ip link set "veth1$k" up || return 1
+	ip -n "$ns" link set "pod1$k" name eth0 || return 1
+	ip -n "$ns" addr add "${pod_ip[$pod]}/24" dev eth0 || return 1
+	ip -n "$ns" link set eth0 up || return 1
+	ip -n "$ns" route add default via "${s%.0/24}.1" || return 1
+}
+
+pod_ping()
+{
+	ip netns exec "${pod_ns[$1]}" ping -c 1 -W 1 "$2"
+}
+
+# ping_matrix: every pod pings every pod on another node; 5 s of retries for each pair while
+# all went well, 1 s once one failed (so a broken network does not take minutes)
+ping_matrix()
+{
+	local a b limit=5 fails=0 desc
+	for a in "${pods[@]}"; do
+		for b in "${pods[@]}"; do
+			[[ ${pod_node[$a]} != "${pod_node[$b]}" ]] || continue
+			desc="pod $a (${pod_ip[$a]}) pings pod $b (${pod_ip[$b]})"
+			if wait_until "$limit" pod_ping "$a" "${pod_ip[$b]}"; then
+				tap_ok "$desc"
+			else
+				limit=1
+				fails=$((fails + 1))
+				tap_fail "$desc" "no echo reply within the retries; last ping:" \
+					"$(pod_ping "$a" "${pod_ip[$b]}" 2>&1)" \
+					"routes in ${pod_node[$a]}: $(netns_exec "${pod_node[$a]}" ip -4 route 2>&1)" \
+					"routes in ${pod_node[$b]}: $(netns_exec "${pod_node[$b]}" ip -4 route 2>&1)"
+			fi
+		done
+	done
+	return 0
+}
+
+# check_node NODE WHAT: bridge and routes of a running node
+check_node()
+{
+	local n=$1 what=$2 link want
+	want=$(gw_of "${subnet[$n]}")
+	if wait_until 10 bridge_addrs_are "$n" "$want"; then
+		tap_ok "$what: cni0 holds exactly $want"
+	else
+		tap_fail "$what: cni0 holds exactly $want" "expected IPv4 addresses: $want" \
+			"saw: $(bridge_addrs "$n" 2>&1 | tr '\n' ' ')" \
+			"ip addr: $(netns_exec "$n" ip addr 2>&1)"
+	fi
+	link=$(netns_exec "$n" ip -o link show dev cni0 2>&1 || true)
+	tap_like "$link" '<([A-Z_-]+,)*UP[,>]' "$what: cni0 is up" || true
+	tap_is "$(link_mtu "$n" cni0 2>&1)" "${mtu[$n]}" "$what: cni0's MTU is eth0's, ${mtu[$n]}" || true
+	if wait_until 10 routes_ok "$n"; then
+		tap_ok "$what: ip route show proto 84 lists exactly its peers ($(want_routes "$n" |
+			paste -sd ';'))"
+	else
+		tap_fail "$what: ip route show proto 84 lists exactly its peers" \
+			"expected:" "$(want_routes "$n")" "saw:" "$(routes84 "$n" 2>&1)" \
+			"ip route: $(netns_exec "$n" ip -4 route 2>&1)"
+	fi
+}
+
+# check_routes NODE WHAT LIMIT: tartan's routes in NODE are what want_routes says, within LIMIT s
+check_routes()
+{
+	local n=$1 what=$2 t0=$EPOCHREALTIME
+	if wait_until "$3" routes_ok "$n"; then
+		tap_ok "$what (after $(elapsed "$t0") s, limit $3 s)"
+	else
+		tap_fail "$what (limit $3 s)" "expected:" "$(want_routes "$n")" \
+			"saw:" "$(routes84 "$n" 2>&1)"
+	fi
+}
+
+# elapsed T0: seconds since EPOCHREALTIME T0, to a tenth
+elapsed()
+{
+	local now=${EPOCHREALTIME//[!0-9]/} t0=${1//[!0-9]/}
+	printf '%d.%d' $(((now - t0) / 1000000)) $(((now - t0) / 100000 % 10))
+}
+
+# set_peers: peers[] from the nodes in $@ (running) and the placeholder if put
+set_peers()
+{
+	local n m
+	for n in "$@"; do
+		peers[$n]=""
+		for m in "$@"; do
+			[[ $m == "$n" ]] || peers[$n]+=" ${subnet[$m]} ${ip[$m]}"
+		done
+		[[ -z ${placeholder:-} ]] || peers[$n]+=" $STALE_SUBNET $PLACEHOLDER_IP"
+	done
+}
+
+start_node()
+{
+	local n=$1
+	tartand_start "$n" -- --resync-interval 1 --bridge cni0 \
+		"--cni-conf-dir=$TARTAN_WORK/$n/cni" --rkt-net-dir= ||
+		tap_bail "could not start tartand in $n"
+}
+
+# -- three nodes
+for n in n1 n2 n3; do
+	netns_node "$n" "${ip[$n]}/24" || tap_bail "could not make node namespace $n"
+	# flanneld leaves forwarding to the host's set-up, and so does tartand
+	netns_exec "$n" sysctl -qw net.ipv4.ip_forward=1 || tap_bail "could not enable forwarding in $n"
+done
+netns_exec n2 ip link set eth0 mtu 1400 || tap_bail "could not set n2's MTU"
+
+tap_check "host-gw config put" ectl put "$P/config" "$HOSTGW_CONFIG"
+for n in n1 n2 n3; do
+	start_node "$n"
+done
+for n in n1 n2 n3; do
+	if wait_until 20 tstatus_is "$n" peers 2 && tstatus_is "$n" state running; then
+		tap_ok "$n: running with 2 peers"
+	else
+		tap_fail "$n: running with 2 peers" "saw: $(tstatus "$n" 2>&1)" \
+			"daemon alive: $(tartand_alive "$n" && echo yes || echo no)"
+	fi
+	subnet[$n]=$(tstatus "$n" subnet 2>/dev/null || true)
+	[[ ${subnet[$n]} =~ ^10\.5\.[0-9]+\.0/24$ ]] ||
+		tap_bail "$n has no subnet (status subnet '${subnet[$n]}')"
+done
+tap_diag "subnets: n1 ${subnet[n1]}, n2 ${subnet[n2]}, n3 ${subnet[n3]}"
+
+for n in n1 n2 n3; do
+	key=$(subnet_key "${subnet[$n]}")
+	tap_is "$(key_value "$key" 2>&1 || true)" \
+		"{\"PublicIP\":\"${ip[$n]}\",\"PublicIPv6\":null,\"BackendType\":\"host-gw\"}" \
+		"$n: $key holds flanneld's host-gw lease value" || true
+done
+
+set_peers n1 n2 n3
+for n in n1 n2 n3; do
+	check_node "$n" "$n"
+done
+
+# -- pods, and traffic between them across the nodes
+for n in n1 n2 n3; do
+	for k in 0 1; do
+		add_pod "$n" "$k" || tap_bail "could not make pod $k in $n"
+	done
+done
+ping_matrix
+tap_is "$(link_mtu n2 cni0 2>&1)" 1400 "n2: cni0 keeps MTU 1400 with pods attached" || true
+
+# -- a route of another protocol is left alone
+tap_check "n1: route 10.99.0.0/24 via $NETNS_UNDERLAY_IP added by hand" \
+	netns_exec n1 ip route add 10.99.0.0/24 via "$NETNS_UNDERLAY_IP"
+sleep 3
+tap_check "n1: the hand-made route is still there after 3 resyncs" \
+	has_route n1 10.99.0.0/24 via "$NETNS_UNDERLAY_IP" dev eth0 || true
+check_routes n1 "n1: tartan's routes unchanged next to it" 1
+
+# -- a tartan route deleted by hand comes back at the next resync
+tap_check "n1: tartan's route to n2's ${subnet[n2]} deleted by hand" \
+	netns_exec n1 ip route del "${subnet[n2]}" via "${ip[n2]}" dev eth0 proto 84
+check_routes n1 "n1: the deleted route to ${subnet[n2]} is back" 3
+if wait_until 5 pod_ping n1p0 "${pod_ip[n2p0]}"; then
+	tap_ok "n1p0 reaches n2p0 again"
+else
+	tap_fail "n1p0 reaches n2p0 again" "$(pod_ping n1p0 "${pod_ip[n2p0]}" 2>&1)"
+fi
+
+# -- nothing alarming so far
+for n in n1 n2 n3; do
+	tap_is "$(tlog_errors "$n")" "" "$n: no error in the log" || true
+done
+
+# -- n3 leaves: its daemon stops, then its key is deleted
+tartand_stop n3 TERM || true
+tap_is "$TARTAND_RC" 0 "n3: tartand exits 0 on SIGTERM" || true
+tap_check "n3's key deleted with etcdctl" ectl del "$(subnet_key "${subnet[n3]}")"
+set_peers n1 n2
+for n in n1 n2; do
+	check_routes "$n" "$n: the route to departed n3's ${subnet[n3]} is gone" 3
+done
+
+# -- a fresh node whose bridge holds a stale address of the cluster network
+placeholder_put()
+{
+	local id
+	id=$(ectl lease grant 600 | awk '/granted/ { print $2 }')
+	[[ -n $id ]] || return 1
+	ectl put "$(subnet_key "$STALE_SUBNET")" \
+		"{\"PublicIP\":\"$PLACEHOLDER_IP\",\"PublicIPv6\":null,\"BackendType\":\"host-gw\"}" \
+		--lease="$id" >/dev/null
+}
+tap_check "placeholder lease for $STALE_SUBNET put (peer $PLACEHOLDER_IP)" placeholder_put
+placeholder=1
+set_peers n1 n2
+for n in n1 n2; do
+	check_routes "$n" "$n: a route to the joining placeholder peer" 3
+done
+
+netns_node n4 "${ip[n4]}/24" || tap_bail "could not make node namespace n4"
+netns_exec n4 sysctl -qw net.ipv4.ip_forward=1 || tap_bail "could not enable forwarding in n4"
+stale_bridge()
+{
+	netns_exec n4 ip link add cni0 type bridge &&
+		netns_exec n4 ip addr add "$STALE_ADDR" dev cni0 &&
+		netns_exec n4 ip link set cni0 up
+}
+tap_check "n4: cni0 made by hand with the stale $STALE_ADDR, before tartand starts" stale_bridge
+tap_is "$(bridge_addrs n4 2>&1)" "$STALE_ADDR" "n4: cni0 holds only $STALE_ADDR before the start" ||
+	true
+start_node n4
+if wait_until 20 tstatus_is n4 peers 3 && tstatus_is n4 state running; then
+	tap_ok "n4: running with 3 peers"
+else
+	tap_fail "n4: running with 3 peers" "saw: $(tstatus n4 2>&1)" \
+		"daemon alive: $(tartand_alive n4 && echo yes || echo no)"
+fi
+subnet[n4]=$(tstatus n4 subnet 2>/dev/null || true)
+[[ ${subnet[n4]} =~ ^10\.5\.[0-9]+\.0/24$ ]] || tap_bail "n4 has no subnet ('${subnet[n4]}')"
+tap_diag "n4 holds ${subnet[n4]}"
+set_peers n1 n2 n4
+check_node n4 "n4 (stale address before the start)"
+for n in n1 n2; do
+	check_routes "$n" "$n: a route to the joining n4's ${subnet[n4]}" 3
+done
+add_pod n4 0 || tap_bail "could not make a pod in n4"
+for b in n1p0 n2p1; do
+	if wait_until 5 pod_ping n4p0 "${pod_ip[$b]}"; then
+		tap_ok "pod n4p0 (${pod_ip[n4p0]}) pings pod $b (${pod_ip[$b]})"
+	else
+		tap_fail "pod n4p0 (${pod_ip[n4p0]}) pings pod $b (${pod_ip[$b]})" \
+			"$(pod_ping n4p0 "${pod_ip[$b]}" 2>&1)" \
+			"routes in n4: $(netns_exec n4 ip -4 route 2>&1)"
+	fi
+done
+
+tap_check "n1: the hand-made route is still there at the end" \
+	has_route n1 10.99.0.0/24 via "$NETNS_UNDERLAY_IP" dev eth0 || true
+for n in n1 n2 n4; do
+	tap_check "$n: tartand still runs" tartand_alive "$n" || true
+	tartand_stop "$n" TERM || true
+	tap_is "$TARTAND_RC" 0 "$n: tartand exits 0 on SIGTERM" || true
+done
+
+tap_done
