@@ -17,27 +17,7 @@
 #define GO_CONFIG "Config"
 #define GO_VXLAN "VXLANConfig"
 
-static int fail(char **ret_error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Set the reason and return -EINVAL (or -ENOMEM when the reason can't be built). */
-static int fail(char **ret_error, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int r;
-
-	if (!ret_error)
-		return -EINVAL;
-	va_start(ap, fmt);
-	r = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return -ENOMEM;
-	*ret_error = s;
-	return -EINVAL;
-}
-
-/* Put prefix before the reason set by fail(); keeps -EINVAL unless out of memory. */
+/* Put prefix before the reason set by tartan_flannel_fail(); keeps -EINVAL unless out of memory. */
 static int prefix_error(char **ret_error, const char *prefix)
 {
 	char *s;
@@ -63,9 +43,10 @@ static int type_error(char **ret_error, const json_t *v, const char *go_struct, 
 		if (!text)
 			return -ENOMEM;
 	}
-	r = fail(ret_error, "json: cannot unmarshal %s%s%s into Go struct field %s.%s of type %s",
-		 tartan_flannel_json_kind(v), text ? " " : "", text ? text : "", go_struct, field,
-		 go_type);
+	r = tartan_flannel_fail(
+		ret_error, "json: cannot unmarshal %s%s%s into Go struct field %s.%s of type %s",
+		tartan_flannel_json_kind(v), text ? " " : "", text ? text : "", go_struct, field,
+		go_type);
 	free(text);
 	return r;
 }
@@ -138,7 +119,7 @@ static char *shown(const json_t *v)
 	return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 }
 
-/* fail() with the value shown after the reason */
+/* tartan_flannel_fail() with the value shown after the reason */
 static int fail_value(char **ret_error, const json_t *v, const char *what)
 {
 	char *text = shown(v);
@@ -146,7 +127,7 @@ static int fail_value(char **ret_error, const json_t *v, const char *what)
 
 	if (!text)
 		return -ENOMEM;
-	r = fail(ret_error, "%s: %s", what, text);
+	r = tartan_flannel_fail(ret_error, "%s: %s", what, text);
 	free(text);
 	return r;
 }
@@ -310,25 +291,28 @@ static int get_backend_type(json_t *backend, char **ret_type, char **ret_error)
 		goto out;
 	}
 	if (!json_is_object(backend))
-		return fail(ret_error,
-			    "error decoding Backend property of config: json: cannot unmarshal %s "
-			    "into Go value of type struct { Type string }",
-			    tartan_flannel_json_kind(backend));
+		return tartan_flannel_fail(
+			ret_error,
+			"error decoding Backend property of config: json: cannot unmarshal %s "
+			"into Go value of type struct { Type string }",
+			tartan_flannel_json_kind(backend));
 
 	/* every "type" key is decoded; null ones leave the one before */
 	while ((t = tartan_flannel_json_next(backend, "Type", &it))) {
 		if (json_is_null(t))
 			continue;
 		if (!json_is_string(t))
-			return fail(ret_error,
-				    "error decoding Backend property of config: json: cannot "
-				    "unmarshal %s into Go struct field .Type of type string",
-				    tartan_flannel_json_kind(t));
+			return tartan_flannel_fail(
+				ret_error,
+				"error decoding Backend property of config: json: cannot "
+				"unmarshal %s into Go struct field .Type of type string",
+				tartan_flannel_json_kind(t));
 		found = t;
 	}
 	/* a NUL makes a name that no backend has; don't let it cut the name short */
 	if (found && strlen(json_string_value(found)) != json_string_length(found))
-		return fail(ret_error, "unknown backend type: the Backend Type has a NUL byte");
+		return tartan_flannel_fail(ret_error,
+					   "unknown backend type: the Backend Type has a NUL byte");
 	type = strdup(found ? json_string_value(found) : "");
 out:
 	if (!type)
@@ -350,23 +334,26 @@ static int check_ipv4(struct tartan_flannel_config *c, json_int_t subnet_len, ch
 
 	/* IP4Net.Empty(): zero address and zero length, e.g. absent or 0.0.0.0/0 */
 	if (c->network.addr == 0 && plen == 0)
-		return fail(ret_error,
-			    "please define a correct Network parameter in the flannel config");
+		return tartan_flannel_fail(
+			ret_error,
+			"please define a correct Network parameter in the flannel config");
 
 	tartan_ip4_net_format(&c->network, n);
 	if (subnet_len > 0) {
 		/* room for the tunnel and the bridge address on each host */
 		if (subnet_len > 30)
-			return fail(ret_error, "SubnetLen must be less than /31 (SubnetLen %lld)",
-				    (long long)subnet_len);
+			return tartan_flannel_fail(
+				ret_error, "SubnetLen must be less than /31 (SubnetLen %lld)",
+				(long long)subnet_len);
 		/* the first subnet is never used, so two would leave one */
 		if (subnet_len < (json_int_t)plen + 2)
-			return fail(ret_error,
-				    "network must be able to accommodate at least four subnets "
-				    "(Network %s, SubnetLen %lld)",
-				    n, (long long)subnet_len);
+			return tartan_flannel_fail(
+				ret_error,
+				"network must be able to accommodate at least four subnets "
+				"(Network %s, SubnetLen %lld)",
+				n, (long long)subnet_len);
 	} else if (plen > 28) {
-		return fail(
+		return tartan_flannel_fail(
 			ret_error,
 			"network is too small. Minimum useful network prefix is /28 (Network %s)",
 			n);
@@ -382,36 +369,38 @@ static int check_ipv4(struct tartan_flannel_config *c, json_int_t subnet_len, ch
 		/* skip the first subnet: its address is the network's own */
 		c->subnet_min = c->network.addr + size;
 	else if (!tartan_ip4_net_contains(&c->network, c->subnet_min))
-		return fail(ret_error,
-			    "SubnetMin is not in the range of the Network (SubnetMin %s, "
-			    "Network %s)",
-			    tartan_ip4_addr_format(c->subnet_min, a), n);
+		return tartan_flannel_fail(
+			ret_error,
+			"SubnetMin is not in the range of the Network (SubnetMin %s, "
+			"Network %s)",
+			tartan_ip4_addr_format(c->subnet_min, a), n);
 
 	if (c->subnet_max == 0)
 		/* wraps to the right value for a network at the top of the space */
 		c->subnet_max = tartan_ip4_net_last(&c->network) + 1 - size;
 	else if (!tartan_ip4_net_contains(&c->network, c->subnet_max))
-		return fail(ret_error,
-			    "SubnetMax is not in the range of the Network (SubnetMax %s, "
-			    "Network %s)",
-			    tartan_ip4_addr_format(c->subnet_max, a), n);
+		return tartan_flannel_fail(
+			ret_error,
+			"SubnetMax is not in the range of the Network (SubnetMax %s, "
+			"Network %s)",
+			tartan_ip4_addr_format(c->subnet_max, a), n);
 
 	mask = tartan_ip4_mask(c->subnet_len);
 	if (c->subnet_min & ~mask)
-		return fail(ret_error,
-			    "SubnetMin is not on a SubnetLen boundary: %s (SubnetLen %u)",
-			    tartan_ip4_addr_format(c->subnet_min, a), (unsigned)c->subnet_len);
+		return tartan_flannel_fail(
+			ret_error, "SubnetMin is not on a SubnetLen boundary: %s (SubnetLen %u)",
+			tartan_ip4_addr_format(c->subnet_min, a), (unsigned)c->subnet_len);
 	if (c->subnet_max & ~mask)
-		return fail(ret_error,
-			    "SubnetMax is not on a SubnetLen boundary: %s (SubnetLen %u)",
-			    tartan_ip4_addr_format(c->subnet_max, a), (unsigned)c->subnet_len);
+		return tartan_flannel_fail(
+			ret_error, "SubnetMax is not on a SubnetLen boundary: %s (SubnetLen %u)",
+			tartan_ip4_addr_format(c->subnet_max, a), (unsigned)c->subnet_len);
 
 	/* flanneld takes this and then finds no subnet to lease; say so now */
 	if (c->subnet_min > c->subnet_max)
-		return fail(ret_error,
-			    "SubnetMin %s is above SubnetMax %s: no subnet can be leased",
-			    tartan_ip4_addr_format(c->subnet_min, a),
-			    tartan_ip4_addr_format(c->subnet_max, b));
+		return tartan_flannel_fail(
+			ret_error, "SubnetMin %s is above SubnetMax %s: no subnet can be leased",
+			tartan_ip4_addr_format(c->subnet_min, a),
+			tartan_ip4_addr_format(c->subnet_max, b));
 	return 0;
 }
 
@@ -439,8 +428,9 @@ int tartan_flannel_config_parse(const char *buf, size_t len,
 	if (!root) {
 		if (json_error_code(&jerr) == json_error_out_of_memory)
 			return -ENOMEM;
-		return fail(ret_error, "invalid JSON in network config: %s (line %d, column %d)",
-			    jerr.text, jerr.line, jerr.column);
+		return tartan_flannel_fail(
+			ret_error, "invalid JSON in network config: %s (line %d, column %d)",
+			jerr.text, jerr.line, jerr.column);
 	}
 
 	/* Go's decoder leaves the struct alone for null: an empty config */
@@ -451,8 +441,9 @@ int tartan_flannel_config_parse(const char *buf, size_t len,
 			return -ENOMEM;
 	}
 	if (!json_is_object(root)) {
-		r = fail(ret_error, "json: cannot unmarshal %s into Go value of type subnet.Config",
-			 tartan_flannel_json_kind(root));
+		r = tartan_flannel_fail(
+			ret_error, "json: cannot unmarshal %s into Go value of type subnet.Config",
+			tartan_flannel_json_kind(root));
 		goto out;
 	}
 	obj = root;
@@ -503,22 +494,24 @@ int tartan_flannel_config_parse(const char *buf, size_t len,
 
 	/* flanneld with EnableIPv4 false skips the IPv4 checks; tartan has nothing else */
 	if (!enable_ipv4) {
-		r = fail(ret_error, "EnableIPv4 is false: tartan needs an IPv4 Network "
-				    "(IPv6-only networks are not supported)");
+		r = tartan_flannel_fail(ret_error,
+					"EnableIPv4 is false: tartan needs an IPv4 Network "
+					"(IPv6-only networks are not supported)");
 		goto out;
 	}
 	r = check_ipv4(c, subnet_len, ret_error);
 	if (r < 0)
 		goto out;
 	if (enable_ipv6) {
-		r = fail(ret_error,
-			 "EnableIPv6 is true: tartan is IPv4-only for now and can't join "
-			 "a dual-stack flannel network");
+		r = tartan_flannel_fail(
+			ret_error, "EnableIPv6 is true: tartan is IPv4-only for now and can't join "
+				   "a dual-stack flannel network");
 		goto out;
 	}
 	/* flanneld fails here only when it looks the backend up */
 	if (c->backend_type[0] == '\0') {
-		r = fail(ret_error, "unknown backend type: \"\" (the Backend has no Type)");
+		r = tartan_flannel_fail(ret_error,
+					"unknown backend type: \"\" (the Backend has no Type)");
 		goto out;
 	}
 
@@ -560,12 +553,13 @@ static int parse_vxlan(const struct tartan_flannel_config *config,
 	if (!obj) {
 		if (json_error_code(&jerr) == json_error_out_of_memory)
 			return -ENOMEM;
-		return fail(ret_error, "%s", jerr.text);
+		return tartan_flannel_fail(ret_error, "%s", jerr.text);
 	}
 	if (!json_is_object(obj)) {
-		r = fail(ret_error,
-			 "json: cannot unmarshal %s into Go value of type vxlan.VXLANConfig",
-			 tartan_flannel_json_kind(obj));
+		r = tartan_flannel_fail(
+			ret_error,
+			"json: cannot unmarshal %s into Go value of type vxlan.VXLANConfig",
+			tartan_flannel_json_kind(obj));
 		goto out;
 	}
 
@@ -593,20 +587,20 @@ static int parse_vxlan(const struct tartan_flannel_config *config,
 	/* flanneld passes these to the kernel unchecked and fails there; check them here */
 	if (has_vni) {
 		if (vni < 0 || vni > 0xffffff) {
-			r = fail(ret_error,
-				 "VNI %lld is out of "
-				 "range (0..16777215)",
-				 (long long)vni);
+			r = tartan_flannel_fail(ret_error,
+						"VNI %lld is out of "
+						"range (0..16777215)",
+						(long long)vni);
 			goto out;
 		}
 		o.vni = (uint32_t)vni;
 	}
 	if (has_port) {
 		if (port < 0 || port > 65535) {
-			r = fail(ret_error,
-				 "Port %lld is out of "
-				 "range (0..65535)",
-				 (long long)port);
+			r = tartan_flannel_fail(ret_error,
+						"Port %lld is out of "
+						"range (0..65535)",
+						(long long)port);
 			goto out;
 		}
 		if (port > 0)
@@ -615,10 +609,10 @@ static int parse_vxlan(const struct tartan_flannel_config *config,
 	if (has_mtu && mtu != 0) {
 		/* the device gets MTU - 50, and IPv4 needs at least 68 */
 		if (mtu < 68 + TARTAN_FLANNEL_VXLAN_OVERHEAD || mtu > 65535) {
-			r = fail(ret_error,
-				 "MTU %lld is out of "
-				 "range (118..65535)",
-				 (long long)mtu);
+			r = tartan_flannel_fail(ret_error,
+						"MTU %lld is out of "
+						"range (118..65535)",
+						(long long)mtu);
 			goto out;
 		}
 		o.mtu = (uint32_t)mtu;
@@ -640,19 +634,20 @@ int tartan_flannel_backend_parse(const struct tartan_flannel_config *config,
 
 	if (strcmp(type, "udp") == 0) {
 		if (!config->backend_json)
-			return fail(ret_error,
-				    "backend type udp is not supported by tartan (flannel's "
-				    "default when Backend is absent); use host-gw or vxlan");
-		return fail(ret_error,
-			    "backend type udp is not supported by tartan; use host-gw or "
-			    "vxlan");
+			return tartan_flannel_fail(
+				ret_error, "backend type udp is not supported by tartan (flannel's "
+					   "default when Backend is absent); use host-gw or vxlan");
+		return tartan_flannel_fail(
+			ret_error, "backend type udp is not supported by tartan; use host-gw or "
+				   "vxlan");
 	}
 	for (size_t i = 0; i < sizeof(unsupported_types) / sizeof(unsupported_types[0]); i++)
 		if (strcmp(type, unsupported_types[i]) == 0)
-			return fail(ret_error,
-				    "backend type %s is not supported by tartan; use "
-				    "host-gw or vxlan",
-				    type);
+			return tartan_flannel_fail(
+				ret_error,
+				"backend type %s is not supported by tartan; use "
+				"host-gw or vxlan",
+				type);
 
 	if (strcmp(type, "alloc") == 0) {
 		b.kind = TARTAN_FLANNEL_BACKEND_ALLOC;
@@ -671,9 +666,10 @@ int tartan_flannel_backend_parse(const struct tartan_flannel_config *config,
 		if (r < 0)
 			return r;
 	} else {
-		return fail(ret_error,
-			    "unknown backend type: %s (tartan supports host-gw, vxlan and alloc)",
-			    type);
+		return tartan_flannel_fail(
+			ret_error,
+			"unknown backend type: %s (tartan supports host-gw, vxlan and alloc)",
+			type);
 	}
 
 	*ret_backend = b;

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* How Go's encoding/json reads an object into a struct, for flannel's JSON. */
+#include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "flannel/gojson.h"
@@ -104,3 +107,20 @@ const char *tartan_flannel_json_kind(const json_t *v)
 }
 
 /* Go's UnmarshalTypeError text; numbers name their value, as Go does. */
+
+int tartan_flannel_fail(char **ret_error, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int r;
+
+	if (!ret_error)
+		return -EINVAL;
+	va_start(ap, fmt);
+	r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	*ret_error = s;
+	return -EINVAL;
+}

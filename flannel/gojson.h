@@ -27,3 +27,8 @@ json_t *tartan_flannel_json_next(json_t *obj, const char *field, void **iter);
 
 /* Go's name for a JSON value's kind, for error messages as flanneld words them. */
 const char *tartan_flannel_json_kind(const json_t *v);
+
+/* For the parsers' refusals: sets *ret_error (if not NULL) to the formatted
+ * reason and returns -EINVAL, or -ENOMEM when the reason can't be built. */
+int tartan_flannel_fail(char **ret_error, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));

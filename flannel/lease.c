@@ -11,26 +11,6 @@
 #include "flannel/gojson.h"
 #include "flannel/lease.h"
 
-static int fail(char **ret_error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Set the reason and return -EINVAL (or -ENOMEM when the reason can't be built). */
-static int fail(char **ret_error, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int r;
-
-	if (!ret_error)
-		return -EINVAL;
-	va_start(ap, fmt);
-	r = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return -ENOMEM;
-	*ret_error = s;
-	return -EINVAL;
-}
-
 static bool is_digit(char c)
 {
 	return c >= '0' && c <= '9';
@@ -350,9 +330,10 @@ static int parse_public_ip(json_t *v, uint32_t *ret, char **ret_error)
 	if (!text)
 		return -ENOMEM;
 	if (s && inet_pton(AF_INET6, s, buf) == 1)
-		r = fail(ret_error, "PublicIP: invalid IPv4 address format: %s", text);
+		r = tartan_flannel_fail(ret_error, "PublicIP: invalid IPv4 address format: %s",
+					text);
 	else
-		r = fail(ret_error, "PublicIP: invalid IP address format: %s", text);
+		r = tartan_flannel_fail(ret_error, "PublicIP: invalid IP address format: %s", text);
 	free(text);
 	return r;
 }
@@ -378,7 +359,7 @@ static int parse_public_ipv6(json_t *v, bool *ret_has, char **ret_error)
 	text = json_text(v);
 	if (!text)
 		return -ENOMEM;
-	r = fail(ret_error, "PublicIPv6: invalid IP address format: %s", text);
+	r = tartan_flannel_fail(ret_error, "PublicIPv6: invalid IP address format: %s", text);
 	free(text);
 	return r;
 }
@@ -398,11 +379,12 @@ static int parse_vxlan_data(json_t *data, struct tartan_flannel_lease_attrs *a, 
 			text = json_text(vni);
 			if (!text)
 				return -ENOMEM;
-			r = fail(ret_error,
-				 "BackendData: json: cannot unmarshal %s%s%s into Go struct "
-				 "field vxlanLeaseAttrs.VNI of type uint32",
-				 tartan_flannel_json_kind(vni), json_is_number(vni) ? " " : "",
-				 json_is_number(vni) ? text : "");
+			r = tartan_flannel_fail(
+				ret_error,
+				"BackendData: json: cannot unmarshal %s%s%s into Go struct "
+				"field vxlanLeaseAttrs.VNI of type uint32",
+				tartan_flannel_json_kind(vni), json_is_number(vni) ? " " : "",
+				json_is_number(vni) ? text : "");
 			free(text);
 			return r;
 		}
@@ -419,8 +401,9 @@ static int parse_vxlan_data(json_t *data, struct tartan_flannel_lease_attrs *a, 
 			text = json_text(mac);
 			if (!text)
 				return -ENOMEM;
-			r = fail(ret_error, "BackendData: VtepMAC is not a 48-bit MAC address: %s",
-				 text);
+			r = tartan_flannel_fail(
+				ret_error, "BackendData: VtepMAC is not a 48-bit MAC address: %s",
+				text);
 			free(text);
 			return r;
 		}
@@ -442,13 +425,13 @@ int tartan_flannel_lease_value_parse(const char *buf, size_t len,
 	if (!root) {
 		if (json_error_code(&jerr) == json_error_out_of_memory)
 			return -ENOMEM;
-		return fail(ret_error, "invalid JSON: %s (line %d, column %d)", jerr.text,
-			    jerr.line, jerr.column);
+		return tartan_flannel_fail(ret_error, "invalid JSON: %s (line %d, column %d)",
+					   jerr.text, jerr.line, jerr.column);
 	}
 	/* Go would decode null as a lease of 0.0.0.0; nobody writes that on purpose */
 	if (!json_is_object(root)) {
-		r = fail(ret_error, "lease value is a JSON %s, not an object",
-			 tartan_flannel_json_kind(root));
+		r = tartan_flannel_fail(ret_error, "lease value is a JSON %s, not an object",
+					tartan_flannel_json_kind(root));
 		goto out;
 	}
 
@@ -474,17 +457,18 @@ int tartan_flannel_lease_value_parse(const char *buf, size_t len,
 			continue;
 
 		if (!json_is_string(v)) {
-			r = fail(ret_error,
-				 "json: cannot unmarshal %s into Go struct field "
-				 "LeaseAttrs.BackendType of type string",
-				 tartan_flannel_json_kind(v));
+			r = tartan_flannel_fail(ret_error,
+						"json: cannot unmarshal %s into Go struct field "
+						"LeaseAttrs.BackendType of type string",
+						tartan_flannel_json_kind(v));
 			goto out;
 		}
 		if (!s || strlen(s) > TARTAN_FLANNEL_BACKEND_TYPE_MAX) {
-			r = fail(ret_error,
-				 "BackendType is not a backend name (NUL byte or longer "
-				 "than %d bytes)",
-				 TARTAN_FLANNEL_BACKEND_TYPE_MAX);
+			r = tartan_flannel_fail(
+				ret_error,
+				"BackendType is not a backend name (NUL byte or longer "
+				"than %d bytes)",
+				TARTAN_FLANNEL_BACKEND_TYPE_MAX);
 			goto out;
 		}
 		strcpy(a.backend_type, s);
@@ -493,14 +477,14 @@ int tartan_flannel_lease_value_parse(const char *buf, size_t len,
 	/* flannel keeps these raw; every backend that reads them wants an object */
 	data = tartan_flannel_json_field(root, "BackendData");
 	if (data && !json_is_null(data) && !json_is_object(data)) {
-		r = fail(ret_error, "BackendData is a JSON %s, not an object",
-			 tartan_flannel_json_kind(data));
+		r = tartan_flannel_fail(ret_error, "BackendData is a JSON %s, not an object",
+					tartan_flannel_json_kind(data));
 		goto out;
 	}
 	v = tartan_flannel_json_field(root, "BackendV6Data");
 	if (v && !json_is_null(v) && !json_is_object(v)) {
-		r = fail(ret_error, "BackendV6Data is a JSON %s, not an object",
-			 tartan_flannel_json_kind(v));
+		r = tartan_flannel_fail(ret_error, "BackendV6Data is a JSON %s, not an object",
+					tartan_flannel_json_kind(v));
 		goto out;
 	}
 
@@ -566,30 +550,31 @@ int tartan_flannel_lease_check(const struct tartan_flannel_config *config,
 	tartan_ip4_net_format(subnet, s);
 	tartan_ip4_net_format(&config->network, n);
 	if (!tartan_ip4_net_is_valid(subnet))
-		return fail(ret_reason, "subnet %s has host bits set", s);
+		return tartan_flannel_fail(ret_reason, "subnet %s has host bits set", s);
 	if (!tartan_ip4_net_contains_net(&config->network, subnet))
-		return fail(ret_reason, "subnet %s is outside the network %s", s, n);
+		return tartan_flannel_fail(ret_reason, "subnet %s is outside the network %s", s, n);
 	if (subnet->len != config->subnet_len)
-		return fail(ret_reason, "subnet %s is not a /%u, the network's SubnetLen", s,
-			    (unsigned)config->subnet_len);
+		return tartan_flannel_fail(ret_reason,
+					   "subnet %s is not a /%u, the network's SubnetLen", s,
+					   (unsigned)config->subnet_len);
 
 	why = tartan_ip4_addr_unusable_reason(attrs->public_ip);
 	if (why)
-		return fail(ret_reason, "PublicIP %s %s",
-			    tartan_ip4_addr_format(attrs->public_ip, ip), why);
+		return tartan_flannel_fail(ret_reason, "PublicIP %s %s",
+					   tartan_ip4_addr_format(attrs->public_ip, ip), why);
 
 	if (strcmp(attrs->backend_type, "vxlan") == 0) {
 		static const uint8_t zero[6];
 
 		if (!attrs->has_vtep_mac)
-			return fail(ret_reason, "vxlan lease without a VtepMAC");
+			return tartan_flannel_fail(ret_reason, "vxlan lease without a VtepMAC");
 		tartan_flannel_mac_format(attrs->vtep_mac, mac);
 		if (memcmp(attrs->vtep_mac, zero, sizeof(zero)) == 0)
-			return fail(ret_reason, "VtepMAC %s is zero", mac);
+			return tartan_flannel_fail(ret_reason, "VtepMAC %s is zero", mac);
 		/* the I/G bit; the broadcast address has it too */
 		if (attrs->vtep_mac[0] & 1)
-			return fail(ret_reason, "VtepMAC %s is a multicast or broadcast address",
-				    mac);
+			return tartan_flannel_fail(
+				ret_reason, "VtepMAC %s is a multicast or broadcast address", mac);
 	}
 	return 0;
 }
