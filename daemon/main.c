@@ -40,6 +40,8 @@ struct daemon {
 	struct tartan_ratelimit log_rl[8];
 	const char *log_rl_key[8];
 	ev_signal sigterm, sigint, sighup;
+	ev_timer etcd_check;
+	bool etcd_seen, etcd_up;
 	int exit_code;
 };
 
@@ -425,6 +427,26 @@ static void stop_etcd(struct daemon *d)
 	d->etcd = NULL;
 }
 
+/* The watches say whether etcd is there; an operator wants a line when that changes. */
+static void etcd_check_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct daemon *d = w->data;
+	bool up = tartan_flannel_registry_connected(d->registry);
+
+	if (up == d->etcd_up)
+		return;
+	d->etcd_up = up;
+	if (up && d->etcd_seen)
+		tartan_log_info("etcd at %s is reachable again",
+				tartan_etcd_client_endpoint(d->etcd));
+	else if (!up)
+		tartan_log_warning(
+			"lost the etcd watch stream (now trying %s); traffic keeps flowing, "
+			"retrying",
+			tartan_etcd_client_endpoint(d->etcd));
+	d->etcd_seen |= up;
+}
+
 static int start_registry(struct daemon *d)
 {
 	struct tartan_flannel_registry_options ro = {
@@ -439,11 +461,15 @@ static int start_registry(struct daemon *d)
 
 	if (err < 0)
 		return tartan_log_errno(TARTAN_LOG_ERROR, -err, "lease registry: %m");
+	ev_timer_init(&d->etcd_check, etcd_check_cb, 1., 1.);
+	d->etcd_check.data = d;
+	ev_timer_start(d->loop, &d->etcd_check);
 	return 0;
 }
 
 static void stop_registry(struct daemon *d)
 {
+	ev_timer_stop(d->loop, &d->etcd_check);
 	/* the lease stays in etcd and is renewed by the next start, as flanneld's */
 	tartan_flannel_registry_free(d->registry);
 	d->registry = NULL;

@@ -368,6 +368,22 @@ for b in n1p0 n2p1; do
 	fi
 done
 
+# -- host-gw needs the public IP on the external interface (flanneld refuses too)
+netns_node n5 192.0.2.15/24 || tap_bail "could not make node namespace n5"
+tartand_start n5 -- --resync-interval 1 --bridge cni0 --public-ip 192.0.2.99 \
+	"--cni-conf-dir=$TARTAN_WORK/n5/cni" --rkt-net-dir= || tap_bail "could not start tartand in n5"
+if wait_until 10 tlog_has n5 'public IP 192\.0\.2\.99 is not an address of eth0'; then
+	tap_ok "n5: a public IP that is not on eth0 is refused for host-gw, with a log line"
+else
+	tap_fail "n5: a public IP that is not on eth0 is refused for host-gw, with a log line" \
+		"log: $(tlog n5 2>&1)"
+fi
+tap_is "$(tstatus n5 state 2>&1)" waiting-for-config "n5: it waits instead of joining" || true
+tap_is "$(ectl get --prefix "$P/subnets/" | grep -c '192\.0\.2\.99' || true)" 0 \
+	"n5: no lease names 192.0.2.99" || true
+tartand_stop n5 TERM || true
+tap_is "$TARTAND_RC" 0 "n5: tartand exits 0 on SIGTERM" || true
+
 tap_check "n1: the hand-made route is still there at the end" \
 	has_route n1 10.99.0.0/24 via "$NETNS_UNDERLAY_IP" dev eth0 || true
 for n in n1 n2 n4; do
