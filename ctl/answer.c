@@ -157,6 +157,7 @@ static const struct {
 	const char *key;
 	enum field_kind kind;
 	const char *flag, *if_true, *if_false;
+	bool optional; /* left out when the daemon does not send it (a backend's own) */
 } status_fields[] = {
 	{ .label = "State", .key = "state", .kind = FIELD_STRING },
 	{ .label = "Network", .key = "network", .kind = FIELD_STRING },
@@ -167,6 +168,12 @@ static const struct {
 	{ .label = "MTU", .key = "mtu", .kind = FIELD_INTEGER },
 	{ .label = "Lease expiry", .key = "lease_expiry", .kind = FIELD_EXPIRY },
 	{ .label = "Peers", .key = "peers", .kind = FIELD_INTEGER },
+	{ .label = "Routes", .key = "routes", .kind = FIELD_INTEGER, .optional = true },
+	{ .label = "VXLAN device", .key = "vxlan_device", .kind = FIELD_STRING, .optional = true },
+	{ .label = "VTEP MAC", .key = "vtep_mac", .kind = FIELD_STRING, .optional = true },
+	{ .label = "Neighbours", .key = "neighbours", .kind = FIELD_INTEGER, .optional = true },
+	{ .label = "FDB entries", .key = "fdb_entries", .kind = FIELD_INTEGER, .optional = true },
+	{ .label = "Repairs", .key = "repairs", .kind = FIELD_INTEGER, .optional = true },
 	{ .label = "etcd",
 	  .key = "etcd_endpoint",
 	  .kind = FIELD_STRING,
@@ -198,6 +205,8 @@ int tartan_ctl_render_status(json_t *result, time_t now, char **ret_text)
 		json_t *v = json_object_get(result, status_fields[i].key);
 		char label[32], tbuf[32], dbuf[48];
 
+		if (!v && status_fields[i].optional)
+			continue;
 		snprintf(label, sizeof(label), "%s:", status_fields[i].label);
 		switch (status_fields[i].kind) {
 		case FIELD_STRING: {

@@ -18,6 +18,7 @@
 #include "daemon/log.h"
 #include "daemon/options.h"
 #include "etcd/client.h"
+#include "flannel/backend.h"
 #include "flannel/registry.h"
 #include "flannel/subnet-env.h"
 #include "netcfg/file.h"
@@ -28,7 +29,8 @@
 struct daemon {
 	struct ev_loop *loop;
 	struct tartan_options *opts;
-	struct tartan_iface iface;
+	struct tartan_iface iface; /* .addr: the interface's own address */
+	uint32_t public_ip;	   /* --public-ip, else iface.addr */
 	struct tartan_etcd_client *etcd;
 	struct tartan_flannel_registry *registry;
 	struct tartan_control *control;
@@ -122,26 +124,20 @@ static bool on_config_ready(struct tartan_flannel_registry *reg,
 	int err;
 
 	err = tartan_flannel_backend_parse(config, &d->backend, &reason);
-	if (err >= 0 && d->backend.kind == TARTAN_FLANNEL_BACKEND_VXLAN) {
-		err = -EOPNOTSUPP;
-		if (asprintf(&reason,
-			     "backend %s is not available in this version of tartand yet "
-			     "(alloc and host-gw only)",
-			     d->backend.type) < 0)
-			reason = NULL;
-	}
-	if (err >= 0 && d->backend.kind == TARTAN_FLANNEL_BACKEND_HOST_GW) {
-		struct tartan_iface own;
-		char ip[TARTAN_IP4_ADDR_STRLEN];
-
-		/* peers route to us via our public IP on this interface: flanneld refuses too */
-		if (tartan_iface_by_addr(d->iface.addr, &own) < 0 || own.index != d->iface.index) {
-			err = -EADDRNOTAVAIL;
-			if (asprintf(&reason, "host-gw: the public IP %s is not an address of %s",
-				     tartan_ip4_addr_format(d->iface.addr, ip), d->iface.name) < 0)
+	if (err >= 0) {
+		d->mtu = d->opts->mtu ? d->opts->mtu :
+					tartan_flannel_backend_mtu(&d->backend, d->iface.mtu);
+		if (!d->mtu) {
+			err = -EINVAL;
+			if (asprintf(&reason, "%s: the MTU of %s (%u) leaves no room for packets",
+				     d->backend.type, d->iface.name, d->iface.mtu) < 0)
 				reason = NULL;
 		}
 	}
+	/* the backend's devices exist before the lease that names them (vxlan's VtepMAC) */
+	if (err >= 0)
+		err = tartan_dataplane_prepare(d->dataplane, &d->backend, &d->iface, d->public_ip,
+					       d->mtu, &attrs, &reason);
 	if (err < 0) {
 		tartan_log_error("network config: %s; waiting for a config tartand can use",
 				 reason ? reason : strerror(-err));
@@ -149,10 +145,10 @@ static bool on_config_ready(struct tartan_flannel_registry *reg,
 		return false;
 	}
 	d->backend_ok = true;
-	d->mtu = d->opts->mtu ? d->opts->mtu : d->iface.mtu;
-	tartan_log_info("network %s, backend %s, subnets /%u",
+	tartan_log_info("network %s, backend %s, subnets /%u, MTU %u",
 			tartan_ip4_net_format(&config->network, net), d->backend.type,
-			config->subnet_len);
+			config->subnet_len, d->mtu);
+	attrs.public_ip = d->public_ip;
 	snprintf(attrs.backend_type, sizeof(attrs.backend_type), "%s",
 		 d->backend.lease_backend_type);
 	err = tartan_flannel_registry_acquire(reg, &attrs);
@@ -170,10 +166,7 @@ static void on_lease_acquired(struct tartan_flannel_registry *reg,
 	const struct tartan_flannel_config *config = tartan_flannel_registry_config(reg);
 
 	write_subnet_file(d);
-	/* alloc programs nothing, as flannel's */
-	if (d->backend.kind != TARTAN_FLANNEL_BACKEND_ALLOC)
-		tartan_dataplane_set_node(d->dataplane, d->backend.kind, &config->network, subnet,
-					  &d->iface, d->mtu);
+	tartan_dataplane_set_node(d->dataplane, &config->network, subnet);
 }
 
 static void on_peer_added(struct tartan_flannel_registry *reg,
@@ -244,15 +237,28 @@ static int control_status(struct daemon *d, json_t *r)
 		err |= json_set_net(r, "subnet", &subnet);
 		err |= json_set(r, "lease_expiry", expiry ? json_integer(expiry) : json_null());
 	}
-	err |= json_set_addr(r, "public_ip", d->iface.addr);
+	err |= json_set_addr(r, "public_ip", d->public_ip);
 	err |= json_set(r, "interface", json_string(d->iface.name));
 	if (d->backend_ok) {
 		err |= json_set(r, "backend", json_string(d->backend.type));
 		err |= json_set(r, "mtu", json_integer(d->mtu));
 	}
-	if (d->dataplane)
-		err |= json_set(r, "routes",
-				json_integer((json_int_t)tartan_dataplane_n_routes(d->dataplane)));
+	if (d->dataplane) {
+		struct tartan_dataplane_stats st;
+		char mac[TARTAN_FLANNEL_MAC_STRLEN];
+
+		tartan_dataplane_stats(d->dataplane, &st);
+		err |= json_set(r, "routes", json_integer((json_int_t)st.routes));
+		if (st.vxlan_device) {
+			err |= json_set(r, "vxlan_device", json_string(st.vxlan_device));
+			err |= json_set(r, "vtep_mac",
+					json_string(tartan_flannel_mac_format(st.vtep_mac, mac)));
+			err |= json_set(r, "neighbours", json_integer((json_int_t)st.neighbours));
+			err |= json_set(r, "fdb_entries", json_integer((json_int_t)st.fdb));
+		}
+		err |= json_set(r, "syncs", json_integer((json_int_t)st.syncs));
+		err |= json_set(r, "repairs", json_integer((json_int_t)st.repairs));
+	}
 	err |= json_set(r, "peers",
 			json_integer((json_int_t)tartan_flannel_registry_n_peers(d->registry)));
 	err |= json_set(r, "etcd_endpoint", json_string(tartan_etcd_client_endpoint(d->etcd)));
@@ -304,7 +310,7 @@ static int control_leases(struct daemon *d, json_t *r)
 		return -ENOMEM;
 	if (tartan_flannel_registry_lease(d->registry, &subnet, &expiry) &&
 	    json_array_append_new(
-		    list, lease_json(&subnet, d->iface.addr, d->backend.lease_backend_type,
+		    list, lease_json(&subnet, d->public_ip, d->backend.lease_backend_type,
 				     expiry ? json_integer(expiry) : json_null(), true, NULL)) < 0)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
@@ -370,10 +376,9 @@ static int find_interface(struct daemon *d)
 			o->n_ifaces || o->n_iface_regexes ?
 				"no interface matches --iface/--iface-regex: %m" :
 				"no interface with a default route (use --iface): %m");
-	if (o->has_public_ip)
-		d->iface.addr = ntohl(o->public_ip.s_addr);
+	d->public_ip = o->has_public_ip ? ntohl(o->public_ip.s_addr) : d->iface.addr;
 	tartan_log_info("using interface %s (MTU %u), public IP %s", d->iface.name, d->iface.mtu,
-			tartan_ip4_addr_format(d->iface.addr, ip));
+			tartan_ip4_addr_format(d->public_ip, ip));
 	return 0;
 }
 
@@ -451,7 +456,7 @@ static int start_registry(struct daemon *d)
 {
 	struct tartan_flannel_registry_options ro = {
 		.prefix = d->opts->etcd_prefix,
-		.public_ip = d->iface.addr,
+		.public_ip = d->public_ip,
 		.previous_subnet = previous_subnet(d),
 		.lease_ttl_s = d->opts->subnet_lease_ttl,
 		.renew_margin_s = d->opts->subnet_lease_renew_margin * 60,
@@ -477,7 +482,7 @@ static void stop_registry(struct daemon *d)
 
 static int start_dataplane(struct daemon *d)
 {
-	int err = tartan_dataplane_new(d->loop, d->registry, d->opts->bridge,
+	int err = tartan_dataplane_new(d->loop, d->registry, d->opts->bridge, d->opts->state_dir,
 				       d->opts->resync_interval, &d->dataplane);
 
 	if (err < 0)

@@ -794,64 +794,238 @@ int tartan_nl_route_del(struct tartan_nl *nl, const struct tartan_nl_route *r)
 	return err;
 }
 
-static bool route_read(struct rtnl_route *route, uint8_t protocol, struct tartan_nl_route *ret)
+/* ---- dumps ---- */
+
+/*
+ * A dump read message by message with a parser of the raw attributes instead of a libnl
+ * cache: the cache would hold an object per entry (5,000 peers make 15,000 entries on a
+ * vxlan node) only to be walked once, and that memory would count in the daemon's peak.
+ */
+typedef int (*dump_fn)(const struct nlmsghdr *h, void *arg);
+
+struct dump {
+	dump_fn fn;
+	void *arg;
+	int err;
+};
+
+static int dump_valid(struct nl_msg *msg, void *arg)
 {
-	struct nl_addr *dst = rtnl_route_get_dst(route);
-	struct tartan_nl_route r = { .protocol = protocol };
+	struct dump *d = arg;
+	int err;
 
-	if (rtnl_route_get_family(route) != AF_INET ||
-	    rtnl_route_get_table(route) != RT_TABLE_MAIN ||
-	    rtnl_route_get_protocol(route) != protocol ||
-	    rtnl_route_get_type(route) != RTN_UNICAST || !dst)
-		return false;
-	/* the default route has no RTA_DST: libnl gives an empty address of length 0 */
-	if (!addr4_get(dst, &r.dst.addr))
-		r.dst.addr = 0;
-	r.dst.len = (uint8_t)nl_addr_get_prefixlen(dst);
-	if (rtnl_route_get_nnexthops(route) > 0) {
-		struct rtnl_nexthop *nh = rtnl_route_nexthop_n(route, 0);
+	if (d->err < 0)
+		return NL_SKIP; /* read the rest of the dump, keep the first error */
+	err = d->fn(nlmsg_hdr(msg), d->arg);
+	if (err < 0)
+		d->err = err;
+	return NL_OK;
+}
 
-		r.ifindex = rtnl_route_nh_get_ifindex(nh);
-		if (!addr4_get(rtnl_route_nh_get_gateway(nh), &r.gateway))
-			r.gateway = 0;
-		r.onlink = rtnl_route_nh_get_flags(nh) & RTNH_F_ONLINK;
+/* Sends `type` with NLM_F_DUMP and the family header hdr (len bytes), calls fn per answer. */
+static int dump_run(struct tartan_nl *nl, int type, const void *hdr, size_t len, dump_fn fn,
+		    void *arg, const char *what)
+{
+	struct dump d = { .fn = fn, .arg = arg };
+	struct nl_cb *cb0, *cb;
+	struct nl_msg *msg;
+	int err;
+
+	msg = nlmsg_alloc_simple(type, NLM_F_DUMP);
+	if (!msg)
+		return nl_fail_errno(nl, ENOMEM, what, NULL);
+	if (nlmsg_append(msg, (void *)hdr, len, NLMSG_ALIGNTO) < 0) {
+		nlmsg_free(msg);
+		return nl_fail_errno(nl, ENOMEM, what, NULL);
 	}
-	*ret = r;
+	cb0 = nl_socket_get_cb(nl->sk);
+	cb = nl_cb_clone(cb0);
+	nl_cb_put(cb0);
+	if (!cb) {
+		nlmsg_free(msg);
+		return nl_fail_errno(nl, ENOMEM, what, NULL);
+	}
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, dump_valid, &d);
+	nl_begin(nl);
+	err = nl_send_auto(nl->sk, msg);
+	nlmsg_free(msg);
+	if (err >= 0)
+		err = nl_recvmsgs(nl->sk, cb);
+	nl_cb_put(cb);
+	if (err < 0)
+		return nl_fail(nl, err, what);
+	if (d.err < 0)
+		return nl_fail_errno(nl, -d.err, what, NULL);
+	return 0;
+}
+
+/* A growing array of n items of size each: room for one more, or -ENOMEM. */
+static int list_grow(void **list, size_t *cap, size_t n, size_t size)
+{
+	void *p;
+	size_t c;
+
+	if (n < *cap)
+		return 0;
+	c = *cap ? *cap * 2 : 64;
+	p = reallocarray(*list, c, size);
+	if (!p)
+		return -ENOMEM;
+	*list = p;
+	*cap = c;
+	return 0;
+}
+
+static bool attr_addr4(const struct nlattr *a, uint32_t *ret)
+{
+	uint32_t be;
+
+	if (!a || nla_len(a) != sizeof(be))
+		return false;
+	memcpy(&be, nla_data(a), sizeof(be));
+	*ret = ntohl(be);
 	return true;
+}
+
+struct route_list {
+	uint8_t protocol;
+	struct tartan_nl_route *items;
+	size_t n, cap;
+};
+
+static int route_parse(const struct nlmsghdr *h, void *arg)
+{
+	struct route_list *l = arg;
+	struct nlattr *tb[RTA_MAX + 1];
+	const struct rtmsg *rtm;
+	struct tartan_nl_route r = { .protocol = l->protocol };
+	uint32_t table;
+	int err;
+
+	if (h->nlmsg_type != RTM_NEWROUTE || nlmsg_parse((struct nlmsghdr *)h, sizeof(*rtm), tb,
+							 RTA_MAX, NULL) < 0)
+		return 0;
+	rtm = nlmsg_data(h);
+	table = tb[RTA_TABLE] ? nla_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
+	if (rtm->rtm_family != AF_INET || table != RT_TABLE_MAIN ||
+	    rtm->rtm_protocol != l->protocol || rtm->rtm_type != RTN_UNICAST ||
+	    rtm->rtm_dst_len > 32)
+		return 0;
+	/* the default route has no RTA_DST */
+	if (!attr_addr4(tb[RTA_DST], &r.dst.addr))
+		r.dst.addr = 0;
+	r.dst.len = rtm->rtm_dst_len;
+	if (tb[RTA_MULTIPATH]) {
+		/* the first nexthop only, as documented */
+		const struct rtnexthop *nh = nla_data(tb[RTA_MULTIPATH]);
+
+		if (nla_len(tb[RTA_MULTIPATH]) >= (int)sizeof(*nh) &&
+		    nh->rtnh_len >= sizeof(*nh) && nh->rtnh_len <= nla_len(tb[RTA_MULTIPATH])) {
+			struct nlattr *nt[RTA_MAX + 1];
+
+			r.ifindex = nh->rtnh_ifindex;
+			r.onlink = nh->rtnh_flags & RTNH_F_ONLINK;
+			if (nla_parse(nt, RTA_MAX, (struct nlattr *)RTNH_DATA(nh),
+				      nh->rtnh_len - (int)sizeof(*nh), NULL) >= 0)
+				(void)attr_addr4(nt[RTA_GATEWAY], &r.gateway);
+		}
+	} else {
+		if (tb[RTA_OIF])
+			r.ifindex = (int)nla_get_u32(tb[RTA_OIF]);
+		(void)attr_addr4(tb[RTA_GATEWAY], &r.gateway);
+		r.onlink = rtm->rtm_flags & RTNH_F_ONLINK;
+	}
+	err = list_grow((void **)&l->items, &l->cap, l->n, sizeof(*l->items));
+	if (err < 0)
+		return err;
+	l->items[l->n++] = r;
+	return 0;
 }
 
 int tartan_nl_route_dump(struct tartan_nl *nl, uint8_t protocol, struct tartan_nl_route **ret,
 			 size_t *ret_n)
 {
-	struct tartan_nl_route *list = NULL, r;
-	struct nl_cache *cache;
-	struct nl_object *o;
-	size_t n = 0, i = 0;
+	struct route_list l = { .protocol = protocol ? protocol : TARTAN_NL_RTPROT };
+	struct rtmsg rtm = { .rtm_family = AF_INET };
 	int err;
 
-	if (!protocol)
-		protocol = TARTAN_NL_RTPROT;
-	nl_begin(nl);
-	err = rtnl_route_alloc_cache(nl->sk, AF_INET, 0, &cache);
-	if (err < 0)
-		return nl_fail(nl, err, "dump routes");
-	for (o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o))
-		n += route_read((struct rtnl_route *)o, protocol, &r);
-	if (n) {
-		list = calloc(n, sizeof(*list));
-		if (!list) {
-			err = -ENOMEM;
-			goto out;
-		}
-		for (o = nl_cache_get_first(cache); o && i < n; o = nl_cache_get_next(o))
-			i += route_read((struct rtnl_route *)o, protocol, &list[i]);
+	err = dump_run(nl, RTM_GETROUTE, &rtm, sizeof(rtm), route_parse, &l, "dump routes");
+	if (err < 0) {
+		free(l.items);
+		return err;
 	}
-	*ret = list;
-	*ret_n = n;
-	err = 0;
-out:
-	nl_cache_free(cache);
-	return err;
+	*ret = l.items;
+	*ret_n = l.n;
+	return 0;
+}
+
+struct neigh_list {
+	int family, ifindex;
+	struct tartan_nl_neigh *items;
+	size_t n, cap;
+};
+
+static int neigh_parse(const struct nlmsghdr *h, void *arg)
+{
+	struct neigh_list *l = arg;
+	struct nlattr *tb[NDA_MAX + 1];
+	const struct ndmsg *ndm;
+	struct tartan_nl_neigh e = { 0 };
+	int err;
+
+	if (h->nlmsg_type != RTM_NEWNEIGH ||
+	    nlmsg_parse((struct nlmsghdr *)h, sizeof(*ndm), tb, NDA_MAX, NULL) < 0)
+		return 0;
+	ndm = nlmsg_data(h);
+	if (ndm->ndm_family != l->family || ndm->ndm_ifindex != l->ifindex ||
+	    !(ndm->ndm_state & NUD_PERMANENT) || !tb[NDA_LLADDR] ||
+	    nla_len(tb[NDA_LLADDR]) != TARTAN_NL_MAC_LEN || !attr_addr4(tb[NDA_DST], &e.ip))
+		return 0;
+	/* an FDB entry of the device itself (NTF_SELF), not of a bridge it is a port of */
+	if (l->family == AF_BRIDGE && !(ndm->ndm_flags & NTF_SELF))
+		return 0;
+	memcpy(e.mac, nla_data(tb[NDA_LLADDR]), TARTAN_NL_MAC_LEN);
+	err = list_grow((void **)&l->items, &l->cap, l->n, sizeof(*l->items));
+	if (err < 0)
+		return err;
+	l->items[l->n++] = e;
+	return 0;
+}
+
+static int neigh_dump(struct tartan_nl *nl, int family, int ifindex, struct tartan_nl_neigh **ret,
+		      size_t *ret_n, const char *what)
+{
+	struct neigh_list l = { .family = family, .ifindex = ifindex };
+	/* exactly an ndmsg: the kernel's legacy FDB dump parser reads other lengths as an
+	 * ifinfomsg and refuses a 4-byte rtgenmsg */
+	struct ndmsg ndm = { .ndm_family = (uint8_t)family };
+	int err;
+
+	err = dump_run(nl, RTM_GETNEIGH, &ndm, sizeof(ndm), neigh_parse, &l, what);
+	if (err < 0) {
+		free(l.items);
+		return err;
+	}
+	*ret = l.items;
+	*ret_n = l.n;
+	return 0;
+}
+
+int tartan_nl_neigh_dump(struct tartan_nl *nl, int ifindex, struct tartan_nl_neigh **ret,
+			 size_t *ret_n)
+{
+	return neigh_dump(nl, AF_INET, ifindex, ret, ret_n, "dump neighbours");
+}
+
+int tartan_nl_fdb_dump(struct tartan_nl *nl, int ifindex, struct tartan_nl_neigh **ret,
+		       size_t *ret_n)
+{
+	return neigh_dump(nl, AF_BRIDGE, ifindex, ret, ret_n, "dump fdb");
+}
+
+uint32_t tartan_nl_port(const struct tartan_nl *nl)
+{
+	return nl_socket_get_local_port(nl->sk);
 }
 
 /* ---- batches ---- */
@@ -1114,4 +1288,46 @@ int tartan_nl_fdb_del(struct tartan_nl *nl, int ifindex,
 		      const uint8_t mac[static TARTAN_NL_MAC_LEN], uint32_t dst_ip)
 {
 	return neigh_op(nl, AF_BRIDGE, ifindex, dst_ip, mac, true, "delete fdb entry");
+}
+
+struct neigh_batch {
+	const struct tartan_nl_neigh *items;
+	int family, ifindex;
+};
+
+static int neigh_build_msg(const void *items, size_t i, struct nl_msg **ret)
+{
+	const struct neigh_batch *b = items;
+	struct rtnl_neigh *n;
+	int err;
+
+	err = neigh_build(b->family, b->ifindex, b->items[i].ip, b->items[i].mac, &n);
+	if (err < 0)
+		return err;
+	err = rtnl_neigh_build_add_request(n, NLM_F_CREATE | NLM_F_REPLACE, ret);
+	rtnl_neigh_put(n);
+	return err < 0 ? -nle_to_errno(err) : 0;
+}
+
+static int neigh_replace_many(struct tartan_nl *nl, int family, int ifindex,
+			      const struct tartan_nl_neigh *items, size_t n, int *results)
+{
+	struct neigh_batch b = { .items = items, .family = family, .ifindex = ifindex };
+
+	if (results)
+		for (size_t i = 0; i < n; i++)
+			results[i] = 1;
+	return batch_run(nl, &b, n, neigh_build_msg, results);
+}
+
+int tartan_nl_neigh_replace_many(struct tartan_nl *nl, int ifindex,
+				 const struct tartan_nl_neigh *items, size_t n, int *results)
+{
+	return neigh_replace_many(nl, AF_INET, ifindex, items, n, results);
+}
+
+int tartan_nl_fdb_replace_many(struct tartan_nl *nl, int ifindex,
+			       const struct tartan_nl_neigh *items, size_t n, int *results)
+{
+	return neigh_replace_many(nl, AF_BRIDGE, ifindex, items, n, results);
 }

@@ -156,6 +156,12 @@ _tartan_wur_ int tartan_nl_route_replace_many(struct tartan_nl *nl,
 
 /* ---- neighbours (ARP) and bridge FDB ---- */
 
+/* A neighbour (ip -> mac) or an FDB entry (mac -> dst ip) */
+struct tartan_nl_neigh {
+	uint32_t ip; /* host order */
+	uint8_t mac[TARTAN_NL_MAC_LEN];
+};
+
 /*
  * ip -> mac on ifindex, NUD_PERMANENT, unicast: flannel's vxlan ARP entry
  * (`ip neigh replace IP lladdr MAC dev flannel.1 nud permanent`).
@@ -176,3 +182,30 @@ _tartan_wur_ int tartan_nl_fdb_replace(struct tartan_nl *nl, int ifindex,
 /* 0 if there is none. */
 _tartan_wur_ int tartan_nl_fdb_del(struct tartan_nl *nl, int ifindex,
 				   const uint8_t mac[static TARTAN_NL_MAC_LEN], uint32_t dst_ip);
+
+/*
+ * The permanent IPv4 neighbours on ifindex (ip -> mac), resp. its own permanent FDB
+ * entries that have a destination (NTF_SELF, mac -> dst in .ip: a vxlan device's
+ * entries; the device's multicast list entries have none). *ret malloc'ed (NULL when
+ * *ret_n is 0).
+ */
+_tartan_wur_ int tartan_nl_neigh_dump(struct tartan_nl *nl, int ifindex,
+				      struct tartan_nl_neigh **ret, size_t *ret_n);
+_tartan_wur_ int tartan_nl_fdb_dump(struct tartan_nl *nl, int ifindex,
+				    struct tartan_nl_neigh **ret, size_t *ret_n);
+
+/* tartan_nl_neigh_replace / tartan_nl_fdb_replace for n entries, pipelined as
+ * tartan_nl_route_replace_many (same results and return value). */
+_tartan_wur_ int tartan_nl_neigh_replace_many(struct tartan_nl *nl, int ifindex,
+					      const struct tartan_nl_neigh *items, size_t n,
+					      int *results);
+_tartan_wur_ int tartan_nl_fdb_replace_many(struct tartan_nl *nl, int ifindex,
+					    const struct tartan_nl_neigh *items, size_t n,
+					    int *results);
+
+/*
+ * The netlink port id of the request socket: the kernel puts it in nlmsg_pid of the
+ * notifications its requests cause, so a monitor can tell our own changes from others'.
+ * It changes when a broken batch reopens the socket: read it again each time.
+ */
+uint32_t tartan_nl_port(const struct tartan_nl *nl);
