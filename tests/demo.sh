@@ -13,8 +13,10 @@
 #
 #	bash tests/demo.sh              (as root)
 #
-# Options: --keep-going (do not stop at the first failed ping). vxlan comes with a later
-# version of tartand; --backend vxlan is refused until then.
+#	bash tests/demo.sh --backend vxlan
+#
+# Options: --backend host-gw|vxlan (flannel's backends; host-gw by default), --keep-going (do
+# not stop at the first failed ping).
 
 set -euo pipefail
 
@@ -26,11 +28,11 @@ while (($#)); do
 	--backend) backend=$2; shift 2 ;;
 	--backend=*) backend=${1#*=}; shift ;;
 	--keep-going) keep_going=1; shift ;;
-	*) echo "usage: bash tests/demo.sh [--backend host-gw] [--keep-going]" >&2; exit 2 ;;
+	*) echo "usage: bash tests/demo.sh [--backend host-gw|vxlan] [--keep-going]" >&2; exit 2 ;;
 	esac
 done
-if [[ $backend != host-gw ]]; then
-	echo "demo: backend '$backend' is not available in this version (host-gw only)" >&2
+if [[ $backend != host-gw && $backend != vxlan ]]; then
+	echo "demo: backend '$backend': tartand has host-gw and vxlan" >&2
 	exit 2
 fi
 
@@ -95,8 +97,11 @@ for n in "${nodes[@]}"; do
 		ns=${NETNS[$n]:0:11}p$k
 		ip netns add "$ns"
 		on_exit "ip netns del $ns 2>/dev/null"
-		# the veth is made in the node and its pod end moved into the pod's namespace
-		netns_exec "$n" ip link add "v$k" type veth peer name eth0 netns "$ns"
+		# the veth is made in the node with its pod end in the pod's namespace, with the
+		# bridge's MTU (vxlan: 50 bytes less than eth0's, for the encapsulation)
+		mtu=$(netns_exec "$n" cat /sys/class/net/cni0/mtu)
+		netns_exec "$n" ip link add "v$k" mtu "$mtu" type veth peer name eth0 mtu "$mtu" \
+			netns "$ns"
 		netns_exec "$n" ip link set "v$k" master cni0 up
 		ip netns exec "$ns" ip link set lo up
 		ip netns exec "$ns" ip link set eth0 up
@@ -109,11 +114,20 @@ for n in "${nodes[@]}"; do
 	done
 done
 
-heading "tartan's routes on each node (host-gw: peer subnet via peer public IP)"
+if [[ $backend == host-gw ]]; then
+	heading "tartan's routes on each node (host-gw: peer subnet via peer public IP)"
+else
+	heading "tartan's entries on each node (vxlan: per peer an ARP entry and an FDB entry on" \
+		"flannel.1, and a route via the peer's VTEP address)"
+fi
 for n in "${nodes[@]}"; do
 	echo "$n:"
 	wait_until 10 bash -c "[[ \$(ip netns exec ${NETNS[$n]} ip route show proto 84 | wc -l) == 2 ]]" || true
-	netns_exec "$n" ip route show proto 84 | sed 's/^/  /'
+	netns_exec "$n" ip route show proto 84 | sed 's/^/  route /'
+	if [[ $backend == vxlan ]]; then
+		netns_exec "$n" ip neigh show dev flannel.1 | sed 's/^/  neigh /'
+		netns_exec "$n" bridge fdb show dev flannel.1 | grep ' dst ' | sed 's/^/  fdb   /'
+	fi
 done
 
 heading "ping matrix: every pod to every pod on the other nodes"
