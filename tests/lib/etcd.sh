@@ -869,8 +869,9 @@ _tartan_exit()
 {
 	local rc=$? i d msg
 	set +e
-	set +e
-	trap - EXIT INT TERM HUP PIPE
+	trap - EXIT INT TERM HUP
+	# a reader that went away (`| head`) must not kill the cleanup halfway: writes fail instead
+	trap '' PIPE
 
 	if [[ -n $_TAP_USED && -z ${_TAP_DONE:-} && $_TAP_PLANNED != bail ]]; then
 		# The script stopped before tap_done (a failed command under set -e, a signal, or a
