@@ -31,6 +31,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lib/netns.sh"
 # shellcheck source=tests/lib/tartand.sh
 . "$here/../lib/tartand.sh"
+# shellcheck source=tests/lib/pods.sh
+. "$here/../lib/pods.sh"
 
 P=$FLANNEL_PREFIX
 HOSTGW_CONFIG='{"Network":"10.5.0.0/16","Backend":{"Type":"host-gw"}}'
@@ -39,28 +41,12 @@ STALE_ADDR=10.5.250.1/24
 PLACEHOLDER_IP=192.0.2.50
 
 declare -A ip=([n1]=192.0.2.11 [n2]=192.0.2.12 [n3]=192.0.2.13 [n4]=192.0.2.14)
-declare -A idx=([n1]=1 [n2]=2 [n3]=3 [n4]=4)
 declare -A mtu=([n1]=1500 [n2]=1400 [n3]=1500 [n4]=1500)
 declare -A subnet=()
 # peers[NODE]: the "<subnet> <public ip>" words of the host-gw leases NODE must route to
 declare -A peers=()
-declare -a pods=() pod_ns_made=()
-declare -A pod_ns=() pod_node=() pod_ip=()
-
-# Pod namespaces are ours (netns.sh does not know them): deleted at exit, which also destroys
-# the veth pairs (a pair goes when either end's namespace goes). Runs before netns.sh's
-# cleanup, which deletes the node namespaces.
-pods_cleanup()
-{
-	local ns
-	for ns in "${pod_ns_made[@]}"; do
-		ip netns del "$ns" 2>/dev/null || echo "# could not delete pod namespace $ns" >&2
-	done
-	pod_ns_made=()
-}
 
 tartan_net_setup
-on_exit pods_cleanup
 
 # gw_of SUBNET: the bridge address of a node holding 10.5.X.0/24: 10.5.X.1/24
 gw_of()
@@ -100,11 +86,6 @@ bridge_addrs_are()
 	[[ $(bridge_addrs "$1" 2>/dev/null) == "$2" ]]
 }
 
-link_mtu()
-{
-	netns_exec "$1" ip -o link show dev "$2" | sed -n 's/.* mtu \([0-9]*\) .*/\1/p'
-}
-
 # has_route NODE ROUTE...: ROUTE (ip route show's words) is in NODE's main table
 has_route()
 {
@@ -112,63 +93,6 @@ has_route()
 	shift
 	out=$(netns_exec "$node" ip -4 route show "$@") || return 1
 	[[ -n $out ]]
-}
-
-# add_pod NODE K: pod namespace with eth0, the far end of a veth whose near end (vethK) is a
-# port of NODE's cni0, address <subnet>.1K/24, default route via <subnet>.1: what the bridge
-# CNI plugin with host-local IPAM and isGateway does.
-add_pod()
-{
-	local node=$1 k=$2 pod=$1p$2 ns s br_mtu
-	ns=${NETNS_TAG}p${idx[$node]}$k
-	((${#ns} <= 15)) || { echo "pod namespace name $ns is too long" >&2; return 1; }
-	s=${subnet[$node]}
-	br_mtu=$(link_mtu "$node" cni0) || return 1
-	ip netns add "$ns" || return 1
-	pod_ns_made+=("$ns")
-	pods+=("$pod")
-	pod_ns[$pod]=$ns
-	pod_node[$pod]=$node
-	pod_ip[$pod]=${s%.0/24}.1$k
-	ip -n "$ns" link set lo up || return 1
-	netns_exec "$node" ip link add "veth1$k" mtu "$br_mtu" type veth peer name "pod1$k" \
-		mtu "$br_mtu" || return 1
-	netns_exec "$node" ip link set "pod1$k" netns "$ns" || return 1
-	netns_exec "$node" ip link set "veth1$k" master cni0 || return 1
-	netns_exec "$node" ip link set "veth1$k" up || return 1
-	ip -n "$ns" link set "pod1$k" name eth0 || return 1
-	ip -n "$ns" addr add "${pod_ip[$pod]}/24" dev eth0 || return 1
-	ip -n "$ns" link set eth0 up || return 1
-	ip -n "$ns" route add default via "${s%.0/24}.1" || return 1
-}
-
-pod_ping()
-{
-	ip netns exec "${pod_ns[$1]}" ping -c 1 -W 1 "$2"
-}
-
-# ping_matrix: every pod pings every pod on another node; 5 s of retries for each pair while
-# all went well, 1 s once one failed (so a broken network does not take minutes)
-ping_matrix()
-{
-	local a b limit=5 fails=0 desc
-	for a in "${pods[@]}"; do
-		for b in "${pods[@]}"; do
-			[[ ${pod_node[$a]} != "${pod_node[$b]}" ]] || continue
-			desc="pod $a (${pod_ip[$a]}) pings pod $b (${pod_ip[$b]})"
-			if wait_until "$limit" pod_ping "$a" "${pod_ip[$b]}"; then
-				tap_ok "$desc"
-			else
-				limit=1
-				fails=$((fails + 1))
-				tap_fail "$desc" "no echo reply within the retries; last ping:" \
-					"$(pod_ping "$a" "${pod_ip[$b]}" 2>&1)" \
-					"routes in ${pod_node[$a]}: $(netns_exec "${pod_node[$a]}" ip -4 route 2>&1)" \
-					"routes in ${pod_node[$b]}: $(netns_exec "${pod_node[$b]}" ip -4 route 2>&1)"
-			fi
-		done
-	done
-	return 0
 }
 
 # check_node NODE WHAT: bridge and routes of a running node
