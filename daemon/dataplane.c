@@ -39,6 +39,7 @@ struct tartan_dataplane {
 
 	/* what the last sync saw, to tell which notifications concern us */
 	int bridge_index, vxlan_index;
+	int accept_ra_index; /* the device whose accept_ra we turned off */
 	bool iface_up;
 
 	/* a sync for a change of the desired state, not a repair */
@@ -117,6 +118,25 @@ static int sync_bridge(struct tartan_dataplane *dp, size_t *changes)
 }
 
 /* flannel.<VNI> as flanneld makes it, with our MAC; its address <subnet>.0/32 */
+/*
+ * flanneld turns router advertisements off on its device (net.ipv6.conf.flannel/1.accept_ra
+ * = 0): nothing on the overlay should configure IPv6 on it. Once per device: a new device
+ * starts with the default again. No IPv6 in this namespace (no such file): nothing to do.
+ */
+static void vxlan_no_accept_ra(struct tartan_dataplane *dp)
+{
+	char path[128];
+	int err;
+
+	if (dp->vxlan_index == dp->accept_ra_index)
+		return;
+	dp->accept_ra_index = dp->vxlan_index;
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/accept_ra", dp->vxlan_name);
+	err = tartan_file_write_in_place(path, "0\n", 2);
+	if (err < 0 && err != -ENOENT)
+		tartan_log_errno(TARTAN_LOG_WARNING, -err, "%s: %m", path);
+}
+
 static int sync_vxlan_device(struct tartan_dataplane *dp, size_t *changes)
 {
 	const struct tartan_flannel_vxlan_options *o = &dp->backend.vxlan;
@@ -128,6 +148,7 @@ static int sync_vxlan_device(struct tartan_dataplane *dp, size_t *changes)
 				     &dp->vxlan_index);
 	if (err < 0)
 		return err;
+	vxlan_no_accept_ra(dp);
 	return sync_link_addr(dp, dp->vxlan_index, dp->vxlan_name, &vtep, changes);
 }
 

@@ -350,3 +350,22 @@ out:
 	close(fd);
 	return r;
 }
+
+int tartan_file_write_in_place(const char *path, const void *data, size_t len)
+{
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	/* a kernel setting takes the value in one write; a partial one is an error */
+	n = write(fd, data, len);
+	if (n < 0)
+		err = -errno;
+	else if ((size_t)n != len)
+		err = -EIO;
+	if (close(fd) < 0 && err >= 0)
+		err = -errno;
+	return err;
+}

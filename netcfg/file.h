@@ -48,3 +48,10 @@ _tartan_wur_ int tartan_file_write_atomic(const char *path, const void *data, si
  * pass through.
  */
 _tartan_wur_ int tartan_file_read(const char *path, size_t max, char **ret, size_t *ret_len);
+
+/*
+ * Writes data to an existing file in place, without creating, truncating or
+ * renaming: for kernel settings under /proc/sys and /sys, which are not
+ * ordinary files. -ENOENT when it does not exist; a short write is -EIO.
+ */
+_tartan_wur_ int tartan_file_write_in_place(const char *path, const void *data, size_t len);

@@ -8,7 +8,7 @@
 # Asserts, for three nodes (one with eth0 MTU 1400, so the MTU is read, not assumed):
 # - the device flannel.1 (`ip -d -j link show`): kind vxlan, id 1, local = the public IP,
 #   link eth0, port 8472, learning off, MTU = eth0's - 50, up, exactly the address
-#   <subnet network address>/32; its MAC is locally administered unicast and is the one line
+#   <subnet network address>/32, accept_ra 0; its MAC is locally administered unicast and is the one line
 #   of <state-dir>/flannel.1.mac;
 # - each lease value is flanneld's, byte for byte:
 #   {"PublicIP":"<ip>","PublicIPv6":null,"BackendType":"vxlan",
@@ -248,6 +248,8 @@ check_node()
 local ${ip[$n]}, eth0, port 8472, nolearning, up, MTU $((mtu[$n] - 50))" || true
 	want=${subnet[$n]%/*}/32
 	tap_is "$(addrs "$n" flannel.1 2>&1)" "$want" "$what: flannel.1 holds exactly $want" || true
+	tap_is "$(netns_exec "$n" sysctl -n net.ipv6.conf.flannel/1.accept_ra 2>&1)" 0 \
+		"$what: router advertisements are off on flannel.1, as flanneld sets them" || true
 	if [[ $m =~ ^([0-9a-f]{2})(:[0-9a-f]{2}){5}$ ]] && (((0x${BASH_REMATCH[1]} & 3) == 2)); then
 		tap_ok "$what: flannel.1's MAC $m is locally administered unicast"
 	else
