@@ -18,10 +18,12 @@
 #include "daemon/dataplane.h"
 #include "daemon/log.h"
 #include "daemon/options.h"
+#include "daemon/pods.h"
 #include "etcd/client.h"
 #include "flannel/backend.h"
 #include "flannel/registry.h"
 #include "flannel/subnet-env.h"
+#include "netcfg/cniconf.h"
 #include "netcfg/file.h"
 #include "netcfg/iface.h"
 
@@ -36,6 +38,8 @@ struct daemon {
 	struct tartan_flannel_registry *registry;
 	struct tartan_control *control;
 	struct tartan_dataplane *dataplane;
+	struct tartan_pods *pods;
+	bool confs_written;
 	struct tartan_flannel_backend backend;
 	bool backend_ok;
 	unsigned mtu;
@@ -115,6 +119,65 @@ static void write_subnet_file(struct daemon *d)
 		tartan_log_info("wrote %s", d->opts->subnet_file);
 }
 
+/* host-local's directory for the rkt conf, shared with the pods' IPAM store (pods.h) */
+static int ipam_data_dir(const struct daemon *d, char **ret)
+{
+	return asprintf(ret, "%s/networks", d->opts->state_dir) < 0 ? -ENOMEM : 0;
+}
+
+static int write_conf(const char *dir, const char *name, enum tartan_cniconf_kind kind,
+		      const struct tartan_cniconf_input *in)
+{
+	char *path = NULL, *text = NULL;
+	bool changed = false;
+	int err;
+
+	err = tartan_cniconf_render(kind, in, &text);
+	if (err >= 0 && asprintf(&path, "%s/%s", dir, name) < 0) {
+		path = NULL;
+		err = -ENOMEM;
+	}
+	/* the runtimes read these at any moment: whole or not at all */
+	if (err >= 0)
+		err = tartan_file_write_atomic(path, text, strlen(text), 0644, &changed);
+	if (err < 0)
+		tartan_log_errno(TARTAN_LOG_ERROR, -err, "writing %s/%s: %m", dir, name);
+	else if (changed)
+		tartan_log_info("wrote %s", path);
+	free(path);
+	free(text);
+	return err;
+}
+
+/* The CNI confs follow the lease, the MTU, the bridge and --ip-masq; written only when
+ * their content changes. */
+static void write_cni_confs(struct daemon *d)
+{
+	struct tartan_cniconf_input in = {
+		.bridge = d->opts->bridge,
+		.mtu = d->mtu,
+		.ip_masq = d->opts->ip_masq,
+		.subnet_file = d->opts->subnet_file,
+		.socket_path = d->opts->socket_path,
+	};
+	char *data_dir = NULL;
+	int err;
+
+	if (!tartan_flannel_registry_lease(d->registry, &in.subnet, NULL) ||
+	    ipam_data_dir(d, &data_dir) < 0)
+		return;
+	in.ipam_data_dir = data_dir;
+	err = write_conf(d->opts->cni_conf_dir, TARTAN_CNICONF_LIST_FILE,
+			 TARTAN_CNICONF_TARTAN_LIST, &in);
+	if (d->opts->rkt_net_dir)
+		err |= write_conf(d->opts->rkt_net_dir, TARTAN_CNICONF_RKT_FILE,
+				  d->opts->rkt_conf_flannel ? TARTAN_CNICONF_RKT_FLANNEL :
+							      TARTAN_CNICONF_RKT_BRIDGE,
+				  &in);
+	d->confs_written = err >= 0;
+	free(data_dir);
+}
+
 static bool on_config_ready(struct tartan_flannel_registry *reg,
 			    const struct tartan_flannel_config *config, void *userdata)
 {
@@ -168,6 +231,8 @@ static void on_lease_acquired(struct tartan_flannel_registry *reg,
 
 	write_subnet_file(d);
 	tartan_dataplane_set_node(d->dataplane, &config->network, subnet);
+	if (tartan_pods_set_node(d->pods, subnet, d->mtu) >= 0)
+		write_cni_confs(d);
 }
 
 static void on_peer_added(struct tartan_flannel_registry *reg,
@@ -340,6 +405,12 @@ static int control_handler(const char *command, json_t *request, json_t **ret_re
 		err = control_status(d, r);
 	} else if (strcmp(command, "leases") == 0) {
 		err = control_leases(d, r);
+	} else if (strcmp(command, "cni") == 0 || strcmp(command, "pods") == 0) {
+		json_decref(r);
+		r = NULL;
+		err = strcmp(command, "pods") == 0 ?
+			      tartan_pods_list(d->pods, &r) :
+			      tartan_pods_handle(d->pods, json_object_get(request, "cni"), &r);
 	} else {
 		json_decref(r);
 		if (asprintf(ret_error, "unknown command '%.64s'", command) < 0)
@@ -497,6 +568,25 @@ static void stop_dataplane(struct daemon *d)
 	d->dataplane = NULL;
 }
 
+static int start_pods(struct daemon *d)
+{
+	char *dir = NULL;
+	int err = ipam_data_dir(d, &dir);
+
+	if (err >= 0)
+		err = tartan_pods_new(dir, d->opts->bridge, &d->pods);
+	free(dir);
+	if (err < 0)
+		return tartan_log_errno(TARTAN_LOG_ERROR, -err, "pods: %m");
+	return 0;
+}
+
+static void stop_pods(struct daemon *d)
+{
+	tartan_pods_free(d->pods);
+	d->pods = NULL;
+}
+
 static int start_control(struct daemon *d)
 {
 	int err =
@@ -522,6 +612,7 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		/* what can change live: the files we write; rewrite them */
 		tartan_log_info("SIGHUP: rewriting %s", d->opts->subnet_file);
 		write_subnet_file(d);
+		write_cni_confs(d);
 		return;
 	}
 	tartan_log_info("%s: stopping (the lease stays in etcd)",
@@ -559,6 +650,7 @@ static const struct subsystem {
 	{ "etcd", start_etcd, stop_etcd },
 	{ "registry", start_registry, stop_registry },
 	{ "dataplane", start_dataplane, stop_dataplane },
+	{ "pods", start_pods, stop_pods },
 	{ "control", start_control, stop_control },
 	/* clang-format on */
 };

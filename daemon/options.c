@@ -27,6 +27,7 @@ enum kind {
 	KIND_BOOL,
 	KIND_CIDR, /* the pod CIDR */
 	KIND_LOG_LEVEL,
+	KIND_RKT_CONF_TYPE,
 	KIND_HELP, /* no value */
 };
 
@@ -90,6 +91,8 @@ static const struct opt_def opt_defs[] = {
 	  "CNI configuration directory" },
 	{ "rkt-net-dir", KIND_PATH_OR_NONE, 0, FIELD(rkt_net_dir), 0, 0, "/etc/rkt/net.d", "DIR",
 	  "rkt network configuration directory; empty: none" },
+	{ "rkt-conf-type", KIND_RKT_CONF_TYPE, 0, FIELD(rkt_conf_flannel), 0, 0, "bridge",
+	  "bridge|flannel", "type of the rkt.kubernetes.io conf: bridge, or flannel (subnet.env)" },
 	{ "pod-cidr", KIND_CIDR, 0, 0, 0, 0, NULL, "CIDR",
 	  "fixed pod subnet of this node (kubenet mode)" },
 	{ "resync-interval", KIND_UINT, 0, FIELD(resync_interval), 1, 86400, "10", "SECONDS",
@@ -867,6 +870,16 @@ static int set_log_level(struct parser *p, const char *subject, const char *valu
 	return 0;
 }
 
+static int set_rkt_conf_type(struct parser *p, const char *subject, const char *value)
+{
+	char q[QUOTE_MAX];
+
+	if (strcmp(value, "bridge") != 0 && strcmp(value, "flannel") != 0)
+		return fail(p, "%s: %s is not one of bridge, flannel", subject, quote(value, q));
+	p->o->rkt_conf_flannel = strcmp(value, "flannel") == 0;
+	return 0;
+}
+
 /* Checks value and stores it in the option d, from subject (flag or variable). */
 static int apply(struct parser *p, const struct opt_def *d, const char *subject, const char *value)
 {
@@ -904,6 +917,8 @@ static int apply(struct parser *p, const struct opt_def *d, const char *subject,
 		return set_cidr(p, subject, value);
 	case KIND_LOG_LEVEL:
 		return set_log_level(p, subject, value);
+	case KIND_RKT_CONF_TYPE:
+		return set_rkt_conf_type(p, subject, value);
 	case KIND_HELP:
 		p->o->show_help = true;
 		return 0;

@@ -69,6 +69,7 @@ struct tartan_options {
 	char *bridge;		      /* an interface name */
 	char *cni_conf_dir;	      /* absolute */
 	char *rkt_net_dir;	      /* absolute; NULL: no rkt conf (--rkt-net-dir=) */
+	bool rkt_conf_flannel;	      /* --rkt-conf-type=flannel (default bridge) */
 	bool has_pod_cidr;	      /* kubenet mode */
 	struct in_addr pod_cidr_addr; /* the network address: host bits are zero */
 	unsigned pod_cidr_prefixlen;  /* 1..30 */

@@ -501,6 +501,19 @@ int tartan_nl_link_mac(struct tartan_nl *nl, int index, uint8_t ret_mac[static T
 	return err;
 }
 
+int tartan_nl_link_master(struct tartan_nl *nl, int index, int *ret_master)
+{
+	struct rtnl_link *link;
+	int err;
+
+	err = link_get(nl, index, NULL, &link);
+	if (err < 0)
+		return err;
+	*ret_master = rtnl_link_get_master(link);
+	rtnl_link_put(link);
+	return 0;
+}
+
 int tartan_nl_link_delete(struct tartan_nl *nl, const char *name)
 {
 	struct rtnl_link *link;

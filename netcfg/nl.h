@@ -77,6 +77,9 @@ _tartan_wur_ int tartan_nl_vxlan_ensure(struct tartan_nl *nl, const char *name, 
 _tartan_wur_ int tartan_nl_link_mac(struct tartan_nl *nl, int index,
 				    uint8_t ret_mac[static TARTAN_NL_MAC_LEN]);
 
+/* The index of the link's master (a bridge it is a port of), 0 for none. */
+_tartan_wur_ int tartan_nl_link_master(struct tartan_nl *nl, int index, int *ret_master);
+
 /* Delete by name; 0 if it does not exist. */
 _tartan_wur_ int tartan_nl_link_delete(struct tartan_nl *nl, const char *name);
 

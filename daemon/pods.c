@@ -1,0 +1,510 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/ipam.h"
+#include "daemon/log.h"
+#include "daemon/pods.h"
+#include "netcfg/netns.h"
+#include "netcfg/nl.h"
+
+struct tartan_pods {
+	char *ipam_dir; /* <data dir>/<TARTAN_PODS_NETWORK> */
+	char *bridge;
+	struct tartan_nl *nl;
+	struct tartan_ipam *ipam; /* NULL until the node has a subnet */
+	struct tartan_ip4_net subnet;
+	uint32_t gateway;
+	unsigned mtu;
+};
+
+/* One request, read once. Strings point into the request object. */
+struct cni_request {
+	const char *command, *id, *netns, *ifname;
+	json_t *config;
+};
+
+int tartan_pods_new(const char *ipam_data_dir, const char *bridge, struct tartan_pods **ret)
+{
+	struct tartan_pods *p = calloc(1, sizeof(*p));
+	int err;
+
+	if (!p)
+		return -ENOMEM;
+	p->bridge = strdup(bridge);
+	if (!p->bridge || asprintf(&p->ipam_dir, "%s/%s", ipam_data_dir, TARTAN_PODS_NETWORK) < 0) {
+		p->ipam_dir = NULL;
+		tartan_pods_free(p);
+		return -ENOMEM;
+	}
+	err = tartan_nl_new(&p->nl);
+	if (err < 0) {
+		tartan_pods_free(p);
+		return err;
+	}
+	*ret = p;
+	return 0;
+}
+
+void tartan_pods_free(struct tartan_pods *p)
+{
+	if (!p)
+		return;
+	/* pods and their addresses stay: they keep working while tartand restarts */
+	tartan_ipam_free(p->ipam);
+	tartan_nl_free(p->nl);
+	free(p->ipam_dir);
+	free(p->bridge);
+	free(p);
+}
+
+static void log_released(const struct tartan_ipam_entry *e, size_t n, const char *why)
+{
+	char ip[TARTAN_IP4_ADDR_STRLEN];
+
+	for (size_t i = 0; i < n; i++)
+		tartan_log_warning("released %s of container %s (%s): %s",
+				   tartan_ip4_addr_format(e[i].addr, ip), e[i].id ? e[i].id : "?",
+				   e[i].ifname ? e[i].ifname : "-", why);
+}
+
+int tartan_pods_set_node(struct tartan_pods *p, const struct tartan_ip4_net *subnet, unsigned mtu)
+{
+	struct tartan_ipam_entry *gone = NULL;
+	struct tartan_ipam *ipam = NULL;
+	size_t n_gone = 0;
+	int err;
+
+	p->mtu = mtu;
+	if (p->ipam && tartan_ip4_net_equal(&p->subnet, subnet))
+		return 0;
+	err = tartan_ipam_new(p->ipam_dir, subnet, 0, &ipam);
+	if (err < 0)
+		return tartan_log_errno(TARTAN_LOG_ERROR, -err, "IPAM store %s: %m", p->ipam_dir);
+	if (tartan_ipam_temp_removed(ipam))
+		tartan_log_info("IPAM store %s: removed %u temp files left by a crash", p->ipam_dir,
+				tartan_ipam_temp_removed(ipam));
+	/* a new subnet: what was held in the old one cannot work any more; say so */
+	err = tartan_ipam_release_outside(ipam, &gone, &n_gone);
+	if (err < 0)
+		tartan_log_errno(TARTAN_LOG_WARNING, -err, "IPAM store %s: %m", p->ipam_dir);
+	log_released(gone, n_gone, "outside the node's subnet now");
+	tartan_ipam_entries_free(gone, n_gone);
+	tartan_ipam_free(p->ipam);
+	p->ipam = ipam;
+	p->subnet = *subnet;
+	p->gateway = tartan_ip4_net_first_host(subnet);
+	return 0;
+}
+
+/* ---- answers ---- */
+
+static json_t *cni_error(int code, const char *details, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static json_t *cni_error(int code, const char *details, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:{s:i,s:s,s:s}}", "error", "code", code, "msg", msg, "details",
+			 details ? details : "");
+}
+
+static json_t *cni_ok(json_t *result)
+{
+	return result ? json_pack("{s:o}", "result", result) : NULL;
+}
+
+/* "veth" and 8 hex digits of FNV-1a over "id/ifname": the same name for the same
+ * attachment, so DEL and GC find it with nothing but the id and the interface */
+static void host_ifname(const char *id, const char *ifname, char ret[IF_NAMESIZE])
+{
+	uint32_t h = 2166136261u;
+	const char *s;
+
+	for (s = id; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	h = (h ^ '/') * 16777619u;
+	for (s = ifname; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	snprintf(ret, IF_NAMESIZE, "veth%08x", h);
+}
+
+static const char *mac_text(const uint8_t mac[TARTAN_NL_MAC_LEN], char buf[18])
+{
+	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+		 mac[5]);
+	return buf;
+}
+
+static json_t *netlink_error(struct tartan_nl *nl, int err, const char *what)
+{
+	return cni_error(TARTAN_CNI_ERR_NETLINK, tartan_nl_last_error(nl), "%s: %s", what,
+			 strerror(-err));
+}
+
+static json_t *netns_error(const char *path, int err)
+{
+	if (err == -ENOENT)
+		return cni_error(TARTAN_CNI_ERR_UNKNOWN_CONTAINER, path,
+				 "the network namespace %s does not exist", path);
+	if (err == -EINVAL)
+		return cni_error(TARTAN_CNI_ERR_INVALID_ENV, path,
+				 "CNI_NETNS %s is not a network namespace", path);
+	return cni_error(TARTAN_CNI_ERR_IO, path, "cannot open the network namespace %s: %s",
+			 path, strerror(-err));
+}
+
+static json_t *ipam_error(int err, const struct tartan_pods *p)
+{
+	char net[TARTAN_IP4_NET_STRLEN];
+
+	if (err == -ENOSPC)
+		return cni_error(TARTAN_CNI_ERR_NO_ADDRESS, p->ipam_dir,
+				 "no free address left in %s",
+				 tartan_ip4_net_format(&p->subnet, net));
+	if (err == -EAGAIN)
+		return cni_error(TARTAN_CNI_ERR_TRY_LATER, p->ipam_dir,
+				 "the IPAM store is locked by another process");
+	return cni_error(TARTAN_CNI_ERR_IO, p->ipam_dir, "IPAM store: %s", strerror(-err));
+}
+
+/* The pod's side, from a socket inside its namespace: address, up, default route. */
+static int pod_side_setup(struct tartan_pods *p, struct tartan_nl *pod, const char *ifname,
+			  uint32_t addr, int *ret_index)
+{
+	struct tartan_nl_route def = {
+		.dst = { .addr = 0, .len = 0 },
+		.gateway = p->gateway,
+	};
+	int err;
+
+	err = tartan_nl_link_index(pod, ifname, ret_index);
+	if (err >= 0)
+		err = tartan_nl_addr_add(pod, *ret_index, addr, p->subnet.len);
+	if (err >= 0)
+		err = tartan_nl_link_set_up(pod, *ret_index);
+	def.ifindex = *ret_index;
+	if (err >= 0)
+		err = tartan_nl_route_replace(pod, &def);
+	return err;
+}
+
+/* Undo and cleanup paths go on whatever happens; what could not be removed is logged, and a
+ * later DEL or GC removes it. */
+static void undo_link(struct tartan_pods *p, const char *host)
+{
+	int err = tartan_nl_link_delete(p->nl, host);
+
+	if (err < 0)
+		tartan_log_errno(TARTAN_LOG_WARNING, -err, "cannot delete %s (%s): %m", host,
+				 tartan_nl_last_error(p->nl));
+}
+
+static json_t *pod_add(struct tartan_pods *p, const struct cni_request *r)
+{
+	char host[IF_NAMESIZE], ip[TARTAN_IP4_ADDR_STRLEN], gw[TARTAN_IP4_ADDR_STRLEN];
+	char cidr[TARTAN_IP4_NET_STRLEN + 4], hmac[18], pmac[18];
+	uint8_t host_mac[TARTAN_NL_MAC_LEN], pod_mac[TARTAN_NL_MAC_LEN];
+	struct tartan_nl *pod = NULL;
+	int fd = -1, host_index, pod_index, bridge_index, err;
+	json_t *answer = NULL;
+	uint32_t addr;
+
+	if (!p->ipam)
+		return cni_error(TARTAN_CNI_ERR_TRY_LATER, NULL,
+				 "this node holds no subnet yet (tartand is waiting for its lease)");
+	if (!r->netns)
+		return cni_error(TARTAN_CNI_ERR_INVALID_ENV, NULL, "ADD needs CNI_NETNS");
+	err = tartan_netns_open(r->netns, &fd);
+	if (err < 0)
+		return netns_error(r->netns, err);
+	err = tartan_nl_link_index(p->nl, p->bridge, &bridge_index);
+	if (err < 0) {
+		close(fd);
+		return cni_error(TARTAN_CNI_ERR_TRY_LATER, p->bridge,
+				 "the bridge %s is not there yet", p->bridge);
+	}
+	err = tartan_ipam_allocate(p->ipam, r->id, r->ifname, &addr);
+	if (err < 0) {
+		close(fd);
+		return ipam_error(err, p);
+	}
+	host_ifname(r->id, r->ifname, host);
+	/* an ADD repeated for the same attachment starts afresh (its old pair goes with the
+	 * host end; the address is the same, the store is idempotent) */
+	err = tartan_nl_link_delete(p->nl, host);
+	if (err >= 0)
+		err = tartan_nl_veth_create(p->nl, host, r->ifname, fd, p->mtu);
+	if (err < 0) {
+		answer = netlink_error(p->nl, err, "creating the veth pair");
+		goto undo_address;
+	}
+	err = tartan_nl_new_in_netns(fd, &pod);
+	if (err < 0) {
+		answer = cni_error(TARTAN_CNI_ERR_IO, r->netns, "entering %s: %s", r->netns,
+				   strerror(-err));
+		goto undo_link;
+	}
+	err = pod_side_setup(p, pod, r->ifname, addr, &pod_index);
+	if (err >= 0)
+		err = tartan_nl_link_mac(pod, pod_index, pod_mac);
+	if (err < 0) {
+		answer = netlink_error(pod, err, "setting up the pod's interface");
+		goto undo_link;
+	}
+	err = tartan_nl_link_index(p->nl, host, &host_index);
+	if (err >= 0)
+		err = tartan_nl_link_set_master(p->nl, host_index, bridge_index);
+	if (err >= 0)
+		err = tartan_nl_link_set_up(p->nl, host_index);
+	if (err >= 0)
+		err = tartan_nl_link_mac(p->nl, host_index, host_mac);
+	if (err < 0) {
+		answer = netlink_error(p->nl, err, "attaching the host end to the bridge");
+		goto undo_link;
+	}
+	snprintf(cidr, sizeof(cidr), "%s/%u", tartan_ip4_addr_format(addr, ip), p->subnet.len);
+	tartan_ip4_addr_format(p->gateway, gw);
+	answer = cni_ok(json_pack(
+		"{s:[{s:s,s:s},{s:s,s:s,s:s}],s:[{s:s,s:s,s:i}],s:[{s:s,s:s}],s:{}}", "interfaces",
+		"name", host, "mac", mac_text(host_mac, hmac), "name", r->ifname, "mac",
+		mac_text(pod_mac, pmac), "sandbox", r->netns, "ips", "address", cidr, "gateway", gw,
+		"interface", 1, "routes", "dst", "0.0.0.0/0", "gw", gw, "dns"));
+	tartan_nl_free(pod);
+	close(fd);
+	return answer;
+
+undo_link:
+	tartan_nl_free(pod);
+	undo_link(p, host);
+undo_address:
+	err = tartan_ipam_release(p->ipam, r->id, r->ifname, NULL);
+	if (err < 0)
+		tartan_log_errno(TARTAN_LOG_WARNING, -err,
+				 "failed ADD of %s (%s): its address stays held until DEL or GC: %m",
+				 r->id, r->ifname);
+	close(fd);
+	return answer;
+}
+
+static json_t *pod_del(struct tartan_pods *p, const struct cni_request *r)
+{
+	char host[IF_NAMESIZE];
+	int err;
+
+	/* the host end first: it takes the pod end with it, wherever that is */
+	host_ifname(r->id, r->ifname, host);
+	err = tartan_nl_link_delete(p->nl, host);
+	if (err < 0)
+		return netlink_error(p->nl, err, "deleting the veth pair");
+	if (p->ipam) {
+		err = tartan_ipam_release(p->ipam, r->id, r->ifname, NULL);
+		if (err < 0)
+			return ipam_error(err, p);
+	}
+	return cni_ok(json_object());
+}
+
+static json_t *pod_check(struct tartan_pods *p, const struct cni_request *r)
+{
+	struct tartan_ip4_net *addrs = NULL;
+	char host[IF_NAMESIZE], ip[TARTAN_IP4_ADDR_STRLEN];
+	int fd = -1, index, master, bridge_index, err;
+	struct tartan_nl *pod = NULL;
+	json_t *answer = NULL;
+	bool found = false;
+	uint32_t addr;
+	size_t n = 0;
+
+	if (!p->ipam)
+		return cni_error(TARTAN_CNI_ERR_TRY_LATER, NULL, "this node holds no subnet yet");
+	err = tartan_ipam_find(p->ipam, r->id, r->ifname, &addr);
+	if (err < 0)
+		return cni_error(TARTAN_CNI_ERR_UNKNOWN_CONTAINER, r->id,
+				 "container %s (%s) holds no address", r->id, r->ifname);
+	host_ifname(r->id, r->ifname, host);
+	if (tartan_nl_link_index(p->nl, host, &index) < 0 ||
+	    tartan_nl_link_master(p->nl, index, &master) < 0 ||
+	    tartan_nl_link_index(p->nl, p->bridge, &bridge_index) < 0 || master != bridge_index)
+		return cni_error(TARTAN_CNI_ERR_UNKNOWN_CONTAINER, host,
+				 "the host end %s is missing or not on %s", host, p->bridge);
+	if (!r->netns)
+		return cni_error(TARTAN_CNI_ERR_INVALID_ENV, NULL, "CHECK needs CNI_NETNS");
+	err = tartan_netns_open(r->netns, &fd);
+	if (err < 0)
+		return netns_error(r->netns, err);
+	err = tartan_nl_new_in_netns(fd, &pod);
+	if (err >= 0)
+		err = tartan_nl_link_index(pod, r->ifname, &index);
+	if (err >= 0)
+		err = tartan_nl_addr_list(pod, index, &addrs, &n);
+	for (size_t i = 0; i < n; i++)
+		found |= addrs[i].addr == addr && addrs[i].len == p->subnet.len;
+	if (err < 0)
+		answer = cni_error(TARTAN_CNI_ERR_UNKNOWN_CONTAINER, r->netns,
+				   "the pod's interface %s is missing in %s", r->ifname, r->netns);
+	else if (!found)
+		answer = cni_error(TARTAN_CNI_ERR_UNKNOWN_CONTAINER, r->ifname,
+				   "the pod's interface %s does not hold %s/%u", r->ifname,
+				   tartan_ip4_addr_format(addr, ip), p->subnet.len);
+	else
+		answer = cni_ok(json_object());
+	free(addrs);
+	tartan_nl_free(pod);
+	close(fd);
+	return answer;
+}
+
+/* CNI GC: config["cni.dev/valid-attachments"] = [{"containerID":..,"ifname":..}...] */
+static json_t *pod_gc(struct tartan_pods *p, const struct cni_request *r)
+{
+	json_t *list = json_object_get(r->config, "cni.dev/valid-attachments"), *v;
+	struct tartan_ipam_attachment *valid = NULL;
+	struct tartan_ipam_entry *gone = NULL;
+	size_t n = 0, n_gone = 0, i;
+	int err;
+
+	if (!p->ipam)
+		return cni_ok(json_object()); /* no store yet: nothing held */
+	if (list && !json_is_array(list))
+		return cni_error(TARTAN_CNI_ERR_INVALID_CONFIG, NULL,
+				 "cni.dev/valid-attachments is not a list");
+	if (json_array_size(list)) {
+		valid = calloc(json_array_size(list), sizeof(*valid));
+		if (!valid)
+			return NULL;
+	}
+	json_array_foreach(list, i, v) {
+		const char *id = json_string_value(json_object_get(v, "containerID"));
+		const char *ifname = json_string_value(json_object_get(v, "ifname"));
+
+		if (!id || !ifname) {
+			free(valid);
+			return cni_error(TARTAN_CNI_ERR_INVALID_CONFIG, NULL,
+					 "cni.dev/valid-attachments[%zu] lacks containerID or "
+					 "ifname",
+					 i);
+		}
+		valid[n++] = (struct tartan_ipam_attachment){ .id = id, .ifname = ifname };
+	}
+	err = tartan_ipam_gc(p->ipam, valid, n, &gone, &n_gone);
+	free(valid);
+	if (err < 0)
+		return ipam_error(err, p);
+	for (i = 0; i < n_gone; i++) {
+		char host[IF_NAMESIZE];
+
+		if (!gone[i].id || !gone[i].ifname)
+			continue;
+		host_ifname(gone[i].id, gone[i].ifname, host);
+		undo_link(p, host);
+	}
+	log_released(gone, n_gone, "not a valid attachment (CNI GC)");
+	tartan_ipam_entries_free(gone, n_gone);
+	return cni_ok(json_object());
+}
+
+static json_t *pod_status(struct tartan_pods *p)
+{
+	int index;
+
+	if (!p->ipam)
+		return cni_error(TARTAN_CNI_ERR_NOT_AVAILABLE, NULL,
+				 "this node holds no subnet yet");
+	if (tartan_nl_link_index(p->nl, p->bridge, &index) < 0)
+		return cni_error(TARTAN_CNI_ERR_NOT_AVAILABLE, p->bridge,
+				 "the bridge %s is not there yet", p->bridge);
+	return cni_ok(json_object());
+}
+
+static const char *str(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+int tartan_pods_handle(struct tartan_pods *p, json_t *request, json_t **ret_answer)
+{
+	struct cni_request r = {
+		.command = str(request, "command"),
+		.id = str(request, "containerID"),
+		.netns = str(request, "netns"),
+		.ifname = str(request, "ifName"),
+		.config = json_object_get(request, "config"),
+	};
+	json_t *answer;
+
+	if (!r.command) {
+		answer = cni_error(TARTAN_CNI_ERR_INVALID_ENV, NULL, "no CNI command");
+	} else if (strcmp(r.command, "STATUS") == 0) {
+		answer = pod_status(p);
+	} else if (strcmp(r.command, "GC") == 0) {
+		answer = pod_gc(p, &r);
+	} else if (strcmp(r.command, "ADD") != 0 && strcmp(r.command, "DEL") != 0 &&
+		   strcmp(r.command, "CHECK") != 0) {
+		answer = cni_error(TARTAN_CNI_ERR_INVALID_ENV, r.command,
+				   "unknown CNI command '%.32s'", r.command);
+	} else if (!r.id || !r.ifname || !tartan_ipam_attachment_is_valid(r.id, r.ifname)) {
+		/* the plugin checks these too; the socket is an interface of its own */
+		answer = cni_error(TARTAN_CNI_ERR_INVALID_ENV, NULL,
+				   "CNI_CONTAINERID or CNI_IFNAME missing or invalid");
+	} else if (strcmp(r.command, "ADD") == 0) {
+		answer = pod_add(p, &r);
+	} else if (strcmp(r.command, "DEL") == 0) {
+		answer = pod_del(p, &r);
+	} else {
+		answer = pod_check(p, &r);
+	}
+	if (!answer)
+		return -ENOMEM;
+	*ret_answer = answer;
+	return 0;
+}
+
+int tartan_pods_list(struct tartan_pods *p, json_t **ret)
+{
+	struct tartan_ipam_entry *e = NULL;
+	json_t *list, *out;
+	size_t n = 0;
+	int err = 0;
+
+	list = json_array();
+	if (!list)
+		return -ENOMEM;
+	if (p->ipam)
+		err = tartan_ipam_list(p->ipam, &e, &n);
+	for (size_t i = 0; i < n && err >= 0; i++) {
+		char ip[TARTAN_IP4_ADDR_STRLEN], host[IF_NAMESIZE] = "";
+		json_t *o;
+
+		if (e[i].state == TARTAN_IPAM_BAD)
+			continue;
+		if (e[i].id && e[i].ifname)
+			host_ifname(e[i].id, e[i].ifname, host);
+		o = json_pack("{s:s,s:s?,s:s?,s:s,s:b}", "address",
+			      tartan_ip4_addr_format(e[i].addr, ip), "containerID", e[i].id,
+			      "ifName", e[i].ifname, "hostIf", host, "inSubnet",
+			      e[i].state == TARTAN_IPAM_HELD);
+		if (!o || json_array_append_new(list, o) < 0)
+			err = -ENOMEM;
+	}
+	tartan_ipam_entries_free(e, n);
+	if (err < 0) {
+		json_decref(list);
+		return err;
+	}
+	out = json_pack("{s:o}", "pods", list);
+	if (!out)
+		return -ENOMEM;
+	*ret = out;
+	return 0;
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Pod attachments: the daemon's side of the `tartan` CNI plugin (cni/). The
+ * plugin forwards the runtime's request over the control socket as
+ *   {"command":"cni","cni":{"command":"ADD","containerID":...,"netns":...,
+ *    "ifName":...,"args":...,"cniVersion":...,"config":{...}}}
+ * and gets back {"result":{NEUTRAL RESULT}} or {"error":{"code":N,"msg":...,
+ * "details":...}}, which it renders for the runtime's cniVersion.
+ *
+ * ADD takes an address from the IPAM store (daemon/ipam.h: host-local's layout
+ * under <state-dir>/networks/rkt.kubernetes.io, the directory host-local uses
+ * for the rkt conf tartan writes, so pods attached either way never share an
+ * address), makes a veth pair whose pod end is born inside the pod's network
+ * namespace under its CNI_IFNAME (no move between namespaces), gives it the
+ * address, the MTU and a default route via the bridge's gateway, and puts the
+ * host end on the bridge. The host end's name is derived from the container
+ * id and interface name, so DEL finds it without the namespace. Any failure
+ * undoes what was done: nothing is left half-made, no address is held.
+ * DEL undoes ADD and succeeds when there is nothing to undo; CHECK verifies
+ * what ADD made; GC releases every address whose attachment the runtime does
+ * not list as valid; STATUS says whether a pod can be added now.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "netcfg/ip4.h"
+
+#ifndef _tartan_wur_
+#define _tartan_wur_ __attribute__((warn_unused_result))
+#endif
+
+/* the network name whose host-local directory the store shares (see above) */
+#define TARTAN_PODS_NETWORK "rkt.kubernetes.io"
+
+/* CNI error codes (spec: 1-99 well-known; 100 and up the plugin's own) */
+enum {
+	TARTAN_CNI_ERR_VERSION = 1,
+	TARTAN_CNI_ERR_UNSUPPORTED_FIELD = 2,
+	TARTAN_CNI_ERR_UNKNOWN_CONTAINER = 3,
+	TARTAN_CNI_ERR_INVALID_ENV = 4,
+	TARTAN_CNI_ERR_IO = 5,
+	TARTAN_CNI_ERR_DECODE = 6,
+	TARTAN_CNI_ERR_INVALID_CONFIG = 7,
+	TARTAN_CNI_ERR_TRY_LATER = 11,
+	TARTAN_CNI_ERR_NOT_AVAILABLE = 50, /* STATUS: the plugin cannot take pods now */
+	TARTAN_CNI_ERR_NO_ADDRESS = 100,   /* every address of the node's subnet is held */
+	TARTAN_CNI_ERR_NETLINK = 101,	   /* the kernel refused a change */
+};
+
+struct tartan_pods;
+
+/* ipam_data_dir: the directory that holds per-network host-local directories
+ * (<state-dir>/networks); bridge: the node's bridge. */
+_tartan_wur_ int tartan_pods_new(const char *ipam_data_dir, const char *bridge,
+				 struct tartan_pods **ret);
+void tartan_pods_free(struct tartan_pods *p);
+
+/*
+ * The node's subnet and the pods' MTU; until then ADD answers "try again
+ * later" and STATUS "not available". When the subnet changes, the addresses
+ * held in the old one are released and logged (the pods there lost their
+ * network with the subnet).
+ */
+_tartan_wur_ int tartan_pods_set_node(struct tartan_pods *p, const struct tartan_ip4_net *subnet,
+				      unsigned mtu);
+
+/* Answers one "cni" request (the object under "cni"): *ret_answer is
+ * {"result":...} or {"error":...}; -ENOMEM only. */
+_tartan_wur_ int tartan_pods_handle(struct tartan_pods *p, json_t *request, json_t **ret_answer);
+
+/* {"pods":[{"address","containerID","ifName","hostIf"}...]} for tartanctl pods */
+_tartan_wur_ int tartan_pods_list(struct tartan_pods *p, json_t **ret);
