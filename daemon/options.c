@@ -92,7 +92,7 @@ static const struct opt_def opt_defs[] = {
 	{ "rkt-net-dir", KIND_PATH_OR_NONE, 0, FIELD(rkt_net_dir), 0, 0, "/etc/rkt/net.d", "DIR",
 	  "rkt network configuration directory; empty: none" },
 	{ "rkt-conf-type", KIND_RKT_CONF_TYPE, 0, FIELD(rkt_conf_flannel), 0, 0, "bridge",
-	  "bridge|flannel", "type of the rkt.kubernetes.io conf: bridge, or flannel (subnet.env)" },
+	  "TYPE", "rkt.kubernetes.io conf: bridge, or flannel (subnet.env)" },
 	{ "pod-cidr", KIND_CIDR, 0, 0, 0, 0, NULL, "CIDR",
 	  "fixed pod subnet of this node (kubenet mode)" },
 	{ "resync-interval", KIND_UINT, 0, FIELD(resync_interval), 1, 86400, "10", "SECONDS",
