@@ -24,7 +24,9 @@
 #include "flannel/lease.h"
 #include "netcfg/ip4.h"
 
-/* "flannel.16777215" and its NUL */
+/* "flannel.16777215" and its NUL: the name a VNI makes. Link names have at most 15 bytes,
+ * so VNIs of 10000000 and up (accepted by flannel's config parser) cannot have a device;
+ * flanneld fails when it creates it, tartand refuses them before its lease. */
 #define TARTAN_FLANNEL_VXLAN_DEVICE_MAX 17
 
 /* Which link an entry goes on. */
@@ -65,7 +67,10 @@ struct tartan_flannel_peer_entries {
 /*
  * The entries for the peer holding subnet with attrs. false (and nothing
  * wanted) when the backend programs nothing for it: alloc, another
- * BackendType, our own subnet, or a vxlan lease without a VtepMAC.
+ * BackendType, a subnet overlapping ours, or a vxlan lease without a VtepMAC
+ * that needs one (with DirectRouting a directly connected peer gets its route
+ * without one, as in flanneld; tartan_flannel_lease_check() refuses such
+ * leases before they get here anyway).
  */
 bool tartan_flannel_backend_peer_entries(const struct tartan_flannel_node *node,
 					 const struct tartan_ip4_net *subnet,

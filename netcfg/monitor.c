@@ -130,6 +130,10 @@ static bool parse_link(const struct nlmsghdr *h, struct tartan_nl_event *e)
 	if (!attrs_parse(h, sizeof(ifi), tb, IFLA_MAX))
 		return false;
 	memcpy(&ifi, NLMSG_DATA(h), sizeof(ifi));
+	/* AF_BRIDGE link messages are about bridge ports (a port leaving says DELLINK of a
+	 * link that stays): only the links themselves count */
+	if (ifi.ifi_family != AF_UNSPEC)
+		return false;
 	e->kind = TARTAN_NL_EVENT_LINK;
 	e->ifindex = ifi.ifi_index;
 	e->flags = ifi.ifi_flags;
@@ -269,7 +273,10 @@ int tartan_nl_monitor_read(struct tartan_nl_monitor *m, tartan_nl_event_fn fn, v
 		socklen_t fromlen = sizeof(from);
 		ssize_t n;
 
-		n = recvfrom(m->fd, m->buf, MONITOR_READ_BUF, 0, (struct sockaddr *)&from, &fromlen);
+		/* MSG_TRUNC: the datagram's real length, so a notification cut short by the
+		 * buffer counts as lost (a resync), not as parsed */
+		n = recvfrom(m->fd, m->buf, MONITOR_READ_BUF, MSG_TRUNC, (struct sockaddr *)&from,
+			     &fromlen);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -285,6 +292,10 @@ int tartan_nl_monitor_read(struct tartan_nl_monitor *m, tartan_nl_event_fn fn, v
 		/* only the kernel sends to a multicast group member (nl_pid 0) */
 		if (fromlen != sizeof(from) || from.nl_pid != 0)
 			continue;
+		if (n > MONITOR_READ_BUF) {
+			lost = true;
+			n = MONITOR_READ_BUF; /* what fits is still parsed: whole messages only */
+		}
 		tartan_nl_monitor_parse(m->buf, (size_t)n, fn, userdata);
 	}
 }

@@ -16,10 +16,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/rtnetlink.h>
+
 #include <cmocka.h>
 #include <jansson.h>
 
 #include "netcfg/ip4.h"
+#include "netcfg/monitor.h"
 #include "netcfg/nl.h"
 
 #define IP(a, b, c, d) (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (d))
@@ -529,6 +532,459 @@ static void test_neigh_and_fdb(void **state)
 	assert_int_equal(tartan_nl_link_delete(nl, "flannel.4"), 0);
 }
 
+/* ---- dumps of neighbours, FDB and routes; batches; the port id ---- */
+
+static size_t count_neigh(const struct tartan_nl_neigh *l, size_t n, uint32_t ip,
+			  const uint8_t *mac)
+{
+	size_t c = 0;
+
+	for (size_t i = 0; i < n; i++)
+		c += l[i].ip == ip && memcmp(l[i].mac, mac, 6) == 0;
+	return c;
+}
+
+/* the list is exactly the want entries, in any order */
+static void expect_neigh_set(const char *what, const struct tartan_nl_neigh *l, size_t n,
+			     const struct tartan_nl_neigh *want, size_t n_want)
+{
+	char ip[TARTAN_IP4_ADDR_STRLEN];
+
+	if (n != n_want) {
+		print_error("%s: expected %zu entries, saw %zu\n", what, n_want, n);
+		for (size_t i = 0; i < n; i++)
+			print_error("  saw %s %02x:%02x:%02x:%02x:%02x:%02x\n",
+				    tartan_ip4_addr_format(l[i].ip, ip), l[i].mac[0], l[i].mac[1],
+				    l[i].mac[2], l[i].mac[3], l[i].mac[4], l[i].mac[5]);
+		fail();
+	}
+	for (size_t i = 0; i < n_want; i++)
+		if (count_neigh(l, n, want[i].ip, want[i].mac) != 1) {
+			print_error("%s: expected %s -> %02x:%02x:%02x:%02x:%02x:%02x once\n", what,
+				    tartan_ip4_addr_format(want[i].ip, ip), want[i].mac[0],
+				    want[i].mac[1], want[i].mac[2], want[i].mac[3], want[i].mac[4],
+				    want[i].mac[5]);
+			fail();
+		}
+}
+
+static void test_neigh_and_fdb_dump(void **state)
+{
+	struct tartan_nl *nl = *state;
+	static const uint8_t mac3[6] = { 0x02, 0x33, 0x33, 0x33, 0x33, 0x03 };
+	struct tartan_nl_neigh *l = NULL;
+	size_t n = 99;
+	int eth0, vx, vx2;
+	char *out;
+
+	assert_int_equal(tartan_nl_link_index(nl, "eth0", &eth0), 0);
+	assert_int_equal(tartan_nl_vxlan_ensure(nl, "flannel.5", 5, ETH0_IP, 8472, eth0, 1450, mac2,
+						false, &vx),
+			 0);
+	assert_int_equal(tartan_nl_vxlan_ensure(nl, "flannel.6", 6, ETH0_IP, 8473, eth0, 1450, mac1,
+						false, &vx2),
+			 0);
+
+	/* a fresh device has neither */
+	assert_int_equal(tartan_nl_neigh_dump(nl, vx, &l, &n), 0);
+	assert_int_equal(n, 0);
+	assert_null(l);
+	n = 99;
+	assert_int_equal(tartan_nl_fdb_dump(nl, vx, &l, &n), 0);
+	assert_int_equal(n, 0);
+	assert_null(l);
+
+	/* two peers on flannel.5 */
+	expect_ok(nl, tartan_nl_neigh_replace(nl, vx, IP(10, 5, 15, 0), mac1));
+	expect_ok(nl, tartan_nl_neigh_replace(nl, vx, IP(10, 5, 16, 0), mac3));
+	expect_ok(nl, tartan_nl_fdb_replace(nl, vx, mac1, IP(198, 51, 100, 7)));
+	expect_ok(nl, tartan_nl_fdb_replace(nl, vx, mac3, IP(198, 51, 100, 8)));
+	/* what must not be listed for flannel.5: the same kind of entries on another link ... */
+	expect_ok(nl, tartan_nl_neigh_replace(nl, vx2, IP(10, 6, 1, 0), mac1));
+	expect_ok(nl, tartan_nl_fdb_replace(nl, vx2, mac1, IP(198, 51, 100, 9)));
+	free(run("ip neigh replace 198.51.100.50 lladdr 02:00:00:00:00:50 dev eth0 nud permanent"));
+	/* ... and entries on flannel.5 that are not permanent (learnt ones, not ours) */
+	free(run("ip neigh replace 10.5.99.0 lladdr 02:00:00:00:00:99 dev flannel.5 nud stale"));
+	free(run("bridge fdb add 02:00:00:00:00:98 dev flannel.5 dst 198.51.100.98 self dynamic"));
+	/* they are really there, so the dumps below had something to leave out */
+	out = run("ip neigh show dev flannel.5");
+	expect_contains("stale neighbour", out, "10.5.99.0 lladdr 02:00:00:00:00:99 STALE", true);
+	free(out);
+	out = run("bridge fdb show dev flannel.5");
+	expect_contains("dynamic fdb entry", out, "02:00:00:00:00:98 dst 198.51.100.98 self", true);
+	expect_contains("dynamic fdb entry", out,
+			"02:00:00:00:00:98 dst 198.51.100.98 self permanent", false);
+	free(out);
+
+	{
+		const struct tartan_nl_neigh want[] = {
+			{ IP(10, 5, 15, 0), { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 } },
+			{ IP(10, 5, 16, 0), { 0x02, 0x33, 0x33, 0x33, 0x33, 0x03 } },
+		};
+
+		expect_ok(nl, tartan_nl_neigh_dump(nl, vx, &l, &n));
+		expect_neigh_set("neighbours of flannel.5", l, n, want, 2);
+		free(l);
+	}
+	{
+		/* an FDB entry lists mac -> dst (the peer's public IP) */
+		const struct tartan_nl_neigh want[] = {
+			{ IP(198, 51, 100, 7), { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 } },
+			{ IP(198, 51, 100, 8), { 0x02, 0x33, 0x33, 0x33, 0x33, 0x03 } },
+		};
+
+		expect_ok(nl, tartan_nl_fdb_dump(nl, vx, &l, &n));
+		expect_neigh_set("fdb of flannel.5", l, n, want, 2);
+		free(l);
+	}
+	{
+		const struct tartan_nl_neigh want_n[] = {
+			{ IP(10, 6, 1, 0), { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 } },
+		};
+		const struct tartan_nl_neigh want_f[] = {
+			{ IP(198, 51, 100, 9), { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 } },
+		};
+
+		expect_ok(nl, tartan_nl_neigh_dump(nl, vx2, &l, &n));
+		expect_neigh_set("neighbours of flannel.6", l, n, want_n, 1);
+		free(l);
+		expect_ok(nl, tartan_nl_fdb_dump(nl, vx2, &l, &n));
+		expect_neigh_set("fdb of flannel.6", l, n, want_f, 1);
+		free(l);
+	}
+	/* eth0's permanent neighbour is listed for eth0; eth0 has no FDB entries with a dst */
+	{
+		const struct tartan_nl_neigh want[] = {
+			{ IP(198, 51, 100, 50), { 0x02, 0, 0, 0, 0, 0x50 } },
+		};
+
+		expect_ok(nl, tartan_nl_neigh_dump(nl, eth0, &l, &n));
+		expect_neigh_set("neighbours of eth0", l, n, want, 1);
+		free(l);
+		expect_ok(nl, tartan_nl_fdb_dump(nl, eth0, &l, &n));
+		assert_int_equal(n, 0);
+		free(l);
+	}
+
+	/* a replaced entry is listed with its new values only */
+	expect_ok(nl, tartan_nl_neigh_replace(nl, vx, IP(10, 5, 15, 0), mac2));
+	expect_ok(nl, tartan_nl_fdb_replace(nl, vx, mac3, IP(198, 51, 100, 80)));
+	{
+		const struct tartan_nl_neigh want_n[] = {
+			{ IP(10, 5, 15, 0), { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01 } },
+			{ IP(10, 5, 16, 0), { 0x02, 0x33, 0x33, 0x33, 0x33, 0x03 } },
+		};
+		const struct tartan_nl_neigh want_f[] = {
+			{ IP(198, 51, 100, 7), { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 } },
+			{ IP(198, 51, 100, 80), { 0x02, 0x33, 0x33, 0x33, 0x33, 0x03 } },
+		};
+
+		expect_ok(nl, tartan_nl_neigh_dump(nl, vx, &l, &n));
+		expect_neigh_set("neighbours of flannel.5 after replace", l, n, want_n, 2);
+		free(l);
+		expect_ok(nl, tartan_nl_fdb_dump(nl, vx, &l, &n));
+		expect_neigh_set("fdb of flannel.5 after replace", l, n, want_f, 2);
+		free(l);
+	}
+
+	/* deleted entries are gone from the dumps */
+	expect_ok(nl, tartan_nl_neigh_del(nl, vx, IP(10, 5, 16, 0)));
+	expect_ok(nl, tartan_nl_fdb_del(nl, vx, mac1, IP(198, 51, 100, 7)));
+	{
+		const struct tartan_nl_neigh want_n[] = {
+			{ IP(10, 5, 15, 0), { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01 } },
+		};
+		const struct tartan_nl_neigh want_f[] = {
+			{ IP(198, 51, 100, 80), { 0x02, 0x33, 0x33, 0x33, 0x33, 0x03 } },
+		};
+
+		expect_ok(nl, tartan_nl_neigh_dump(nl, vx, &l, &n));
+		expect_neigh_set("neighbours of flannel.5 after delete", l, n, want_n, 1);
+		free(l);
+		expect_ok(nl, tartan_nl_fdb_dump(nl, vx, &l, &n));
+		expect_neigh_set("fdb of flannel.5 after delete", l, n, want_f, 1);
+		free(l);
+	}
+
+	free(run("ip neigh del 198.51.100.50 dev eth0"));
+	assert_int_equal(tartan_nl_link_delete(nl, "flannel.5"), 0);
+	assert_int_equal(tartan_nl_link_delete(nl, "flannel.6"), 0);
+}
+
+/* peer i of a batch: its VTEP address 10.(6 + i / 256).(i % 256).0, its MAC, its public IP
+ * in 198.18.0.0/15 */
+static struct tartan_nl_neigh batch_neigh(size_t i)
+{
+	return (struct tartan_nl_neigh){ IP(10, 6 + i / 256, i % 256, 0),
+					 { 0x02, 0x42, 0, 0, (uint8_t)(i >> 8), (uint8_t)i } };
+}
+
+static struct tartan_nl_neigh batch_fdb(size_t i)
+{
+	return (struct tartan_nl_neigh){ IP(198, 18, i / 256, i % 256),
+					 { 0x02, 0x42, 0, 0, (uint8_t)(i >> 8), (uint8_t)i } };
+}
+
+static void expect_results_all(const char *what, const int *res, size_t n, int want)
+{
+	for (size_t i = 0; i < n; i++)
+		if (res[i] != want) {
+			print_error("%s: entry %zu: expected %d, saw %d\n", what, i, want, res[i]);
+			fail();
+		}
+}
+
+static void test_neigh_and_fdb_replace_many(void **state)
+{
+	struct tartan_nl *nl = *state;
+	enum {
+		N = 300 /* four full windows of TARTAN_NL_BATCH_WINDOW and a partial one */
+	};
+	struct tartan_nl_neigh *ne = calloc(N, sizeof(*ne)), *fd = calloc(N, sizeof(*fd)),
+			       *l = NULL;
+	int *res = calloc(N, sizeof(*res));
+	size_t n = 0;
+	int eth0, vx, idx;
+	char *out;
+
+	assert_non_null(ne);
+	assert_non_null(fd);
+	assert_non_null(res);
+	assert_int_equal(tartan_nl_link_index(nl, "eth0", &eth0), 0);
+	assert_int_equal(tartan_nl_vxlan_ensure(nl, "flannel.7", 7, ETH0_IP, 8472, eth0, 1450, mac2,
+						false, &vx),
+			 0);
+	for (size_t i = 0; i < N; i++) {
+		ne[i] = batch_neigh(i);
+		fd[i] = batch_fdb(i);
+	}
+
+	memset(res, 0x55, N * sizeof(*res));
+	expect_ok(nl, tartan_nl_neigh_replace_many(nl, vx, ne, N, res));
+	expect_results_all("neigh batch", res, N, 0);
+	memset(res, 0x55, N * sizeof(*res));
+	expect_ok(nl, tartan_nl_fdb_replace_many(nl, vx, fd, N, res));
+	expect_results_all("fdb batch", res, N, 0);
+
+	/* all there, as the library reads them back ... */
+	expect_ok(nl, tartan_nl_neigh_dump(nl, vx, &l, &n));
+	expect_neigh_set("neighbours after the batch", l, n, ne, N);
+	free(l);
+	expect_ok(nl, tartan_nl_fdb_dump(nl, vx, &l, &n));
+	expect_neigh_set("fdb after the batch", l, n, fd, N);
+	free(l);
+	/* ... and as ip(8) and bridge(8) see them: permanent, with the right values */
+	out = run("ip neigh show dev flannel.7 nud permanent | wc -l");
+	assert_int_equal(atoi(out), N);
+	free(out);
+	out = run("ip neigh show dev flannel.7");
+	expect_contains("first neighbour", out, "10.6.0.0 lladdr 02:42:00:00:00:00 PERMANENT",
+			true);
+	expect_contains("last neighbour", out, "10.7.43.0 lladdr 02:42:00:00:01:2b PERMANENT",
+			true);
+	free(out);
+	out = run("bridge fdb show dev flannel.7 | grep -c 'dst 198\\.18\\..* self permanent'");
+	assert_int_equal(atoi(out), N);
+	free(out);
+	out = run("bridge fdb show dev flannel.7");
+	expect_contains("last fdb entry", out, "02:42:00:00:01:2b dst 198.18.1.43 self permanent",
+			true);
+	free(out);
+
+	/* again: replace is idempotent, results NULL is allowed */
+	expect_ok(nl, tartan_nl_neigh_replace_many(nl, vx, ne, N, NULL));
+	expect_ok(nl, tartan_nl_fdb_replace_many(nl, vx, fd, N, NULL));
+	expect_ok(nl, tartan_nl_neigh_dump(nl, vx, &l, &n));
+	assert_int_equal(n, N);
+	free(l);
+
+	/* every entry on a link that does not exist fails on its own, with the kernel's errno */
+	memset(res, 0, N * sizeof(*res));
+	assert_int_equal(tartan_nl_neigh_replace_many(nl, 999999, ne, N, res), -ENODEV);
+	expect_results_all("neigh batch on no link", res, N, -ENODEV);
+	assert_true(tartan_nl_last_error(nl)[0] != '\0');
+	memset(res, 0, N * sizeof(*res));
+	assert_int_equal(tartan_nl_fdb_replace_many(nl, 999999, fd, N, res), -ENODEV);
+	expect_results_all("fdb batch on no link", res, N, -ENODEV);
+	/* and the socket is still in step for synchronous requests afterwards */
+	assert_int_equal(tartan_nl_link_index(nl, "flannel.7", &idx), 0);
+	assert_int_equal(idx, vx);
+	expect_ok(nl, tartan_nl_fdb_dump(nl, vx, &l, &n));
+	assert_int_equal(n, N);
+	free(l);
+
+	/* an empty batch is nothing at all */
+	assert_int_equal(tartan_nl_neigh_replace_many(nl, vx, ne, 0, res), 0);
+	assert_int_equal(tartan_nl_fdb_replace_many(nl, vx, fd, 0, NULL), 0);
+
+	assert_int_equal(tartan_nl_link_delete(nl, "flannel.7"), 0);
+	free(ne);
+	free(fd);
+	free(res);
+}
+
+static void test_route_dump_onlink_and_filters(void **state)
+{
+	struct tartan_nl *nl = *state;
+	enum {
+		N = 200
+	};
+	struct tartan_nl_route *r = calloc(N, sizeof(*r)), *l = NULL;
+	const struct tartan_nl_route *f;
+	int *res = calloc(N, sizeof(*res));
+	size_t n = 0;
+	int eth0, vx;
+
+	assert_non_null(r);
+	assert_non_null(res);
+	assert_int_equal(tartan_nl_link_index(nl, "eth0", &eth0), 0);
+	assert_int_equal(tartan_nl_vxlan_ensure(nl, "flannel.8", 8, ETH0_IP, 8472, eth0, 1450, mac1,
+						false, &vx),
+			 0);
+	/* vxlan peers: <subnet> via <subnet>.0 dev flannel.8 onlink, as a batch */
+	for (size_t i = 0; i < N; i++)
+		r[i] = (struct tartan_nl_route){
+			.dst = { IP(10, 20, i, 0), 24 },
+			.gateway = IP(10, 20, i, 0),
+			.ifindex = vx,
+			.onlink = true,
+		};
+	memset(res, 0x55, N * sizeof(*res));
+	expect_ok(nl, tartan_nl_route_replace_many(nl, r, N, res));
+	expect_results_all("onlink route batch", res, N, 0);
+
+	/* ours too, made by hand: a multipath route (the first nexthop is reported) and an
+	 * onlink one through eth0 to a gateway outside eth0's prefix */
+	free(run("ip route add 10.21.0.0/24 proto %d nexthop via 198.51.100.5 dev eth0 "
+		 "nexthop via 198.51.100.6 dev eth0",
+		 TARTAN_NL_RTPROT));
+	free(run("ip route add 10.21.1.0/24 proto %d nexthop via 10.21.1.0 dev flannel.8 onlink "
+		 "nexthop via 198.51.100.6 dev eth0",
+		 TARTAN_NL_RTPROT));
+	free(run("ip route add 10.21.2.0/24 via 203.0.113.1 dev eth0 onlink proto %d",
+		 TARTAN_NL_RTPROT));
+	/* not listed: our protocol in another table, a blackhole, another protocol */
+	free(run("ip route add 10.22.0.0/24 via 198.51.100.5 dev eth0 table 100 proto %d",
+		 TARTAN_NL_RTPROT));
+	free(run("ip route add blackhole 10.22.1.0/24 proto %d", TARTAN_NL_RTPROT));
+	free(run("ip route add 10.22.2.0/24 via 10.22.2.0 dev flannel.8 onlink proto static"));
+	{
+		char *out = run("ip -o route show proto %d | wc -l", TARTAN_NL_RTPROT);
+
+		/* the batch, the three by hand and the blackhole (main table only; -o: one line
+		 * per route, also multipath) */
+		assert_int_equal(atoi(out), N + 4);
+		free(out);
+	}
+
+	expect_ok(nl, tartan_nl_route_dump(nl, 0, &l, &n));
+	assert_int_equal(n, N + 3);
+	for (size_t i = 0; i < N; i++) {
+		f = find_dst(l, n, IP(10, 20, i, 0));
+		if (!f || f->dst.len != 24 || f->gateway != IP(10, 20, i, 0) || f->ifindex != vx ||
+		    !f->onlink || f->protocol != TARTAN_NL_RTPROT) {
+			print_error("route 10.20.%zu.0/24: expected via 10.20.%zu.0 dev %d onlink "
+				    "proto %d, saw %s\n",
+				    i, i, vx, TARTAN_NL_RTPROT, f ? "another" : "none");
+			fail();
+		}
+	}
+	f = find_dst(l, n, IP(10, 21, 0, 0));
+	assert_non_null(f);
+	assert_int_equal(f->gateway, IP(198, 51, 100, 5));
+	assert_int_equal(f->ifindex, eth0);
+	assert_false(f->onlink);
+	f = find_dst(l, n, IP(10, 21, 1, 0));
+	assert_non_null(f);
+	assert_int_equal(f->gateway, IP(10, 21, 1, 0));
+	assert_int_equal(f->ifindex, vx);
+	assert_true(f->onlink);
+	f = find_dst(l, n, IP(10, 21, 2, 0));
+	assert_non_null(f);
+	assert_int_equal(f->gateway, IP(203, 0, 113, 1));
+	assert_int_equal(f->ifindex, eth0);
+	assert_true(f->onlink);
+	assert_null(find_dst(l, n, IP(10, 22, 0, 0)));
+	assert_null(find_dst(l, n, IP(10, 22, 1, 0)));
+	assert_null(find_dst(l, n, IP(10, 22, 2, 0)));
+	free(l);
+
+	/* by another protocol: the static one, and only it */
+	expect_ok(nl, tartan_nl_route_dump(nl, RTPROT_STATIC, &l, &n));
+	assert_int_equal(n, 1);
+	assert_int_equal(l[0].dst.addr, IP(10, 22, 2, 0));
+	assert_int_equal(l[0].gateway, IP(10, 22, 2, 0));
+	assert_true(l[0].onlink);
+	assert_int_equal(l[0].protocol, RTPROT_STATIC);
+	free(l);
+
+	free(run("ip route flush table 100"));
+	free(run("ip route del blackhole 10.22.1.0/24"));
+	free(run("ip route del 10.22.2.0/24"));
+	free(run("ip route del 10.21.0.0/24"));
+	free(run("ip route del 10.21.1.0/24"));
+	free(run("ip route del 10.21.2.0/24"));
+	/* deleting the device takes its routes */
+	assert_int_equal(tartan_nl_link_delete(nl, "flannel.8"), 0);
+	expect_ok(nl, tartan_nl_route_dump(nl, 0, &l, &n));
+	assert_int_equal(n, 0);
+	free(r);
+	free(res);
+}
+
+/* a monitor event: the sender of the first route notification for dst */
+struct sender_seen {
+	uint32_t dst;
+	bool seen;
+	uint32_t sender;
+};
+
+static void on_route_event(const struct tartan_nl_event *e, void *userdata)
+{
+	struct sender_seen *s = userdata;
+
+	if (e->kind == TARTAN_NL_EVENT_ROUTE && !e->deleted && e->dst.addr == s->dst && !s->seen) {
+		s->seen = true;
+		s->sender = e->sender;
+	}
+}
+
+static void test_port(void **state)
+{
+	struct tartan_nl *nl = *state;
+	struct tartan_nl_monitor *m;
+	struct sender_seen s = { .dst = IP(10, 23, 0, 0) };
+	struct tartan_nl_route hgw = {
+		.dst = { IP(10, 23, 0, 0), 24 },
+		.gateway = IP(198, 51, 100, 9),
+	};
+	uint32_t port = tartan_nl_port(nl);
+	int eth0;
+
+	assert_true(port != 0);
+	assert_int_equal(tartan_nl_port(nl), port); /* stable while nothing breaks */
+	assert_int_equal(tartan_nl_link_index(nl, "eth0", &eth0), 0);
+	hgw.ifindex = eth0;
+
+	/* what the port is for: notifications our requests cause carry it, others' do not */
+	assert_int_equal(tartan_nl_monitor_new(&m), 0);
+	expect_ok(nl, tartan_nl_route_replace(nl, &hgw));
+	/* the kernel queues the notification before it acks the request */
+	assert_int_equal(tartan_nl_monitor_read(m, on_route_event, &s), 0);
+	assert_true(s.seen);
+	assert_int_equal(s.sender, port);
+
+	s = (struct sender_seen){ .dst = IP(10, 23, 1, 0) };
+	free(run("ip route add 10.23.1.0/24 via 198.51.100.9 dev eth0"));
+	assert_int_equal(tartan_nl_monitor_read(m, on_route_event, &s), 0);
+	assert_true(s.seen);
+	assert_true(s.sender != port);
+
+	tartan_nl_monitor_free(m);
+	expect_ok(nl, tartan_nl_route_del(nl, &hgw));
+	free(run("ip route del 10.23.1.0/24"));
+}
+
 static void test_veth_peer_in_other_netns(void **state)
 {
 	struct tartan_nl *nl = *state;
@@ -582,6 +1038,10 @@ int main(void)
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_route_replace_many),
 		cmocka_unit_test(test_neigh_and_fdb),
+		cmocka_unit_test(test_neigh_and_fdb_dump),
+		cmocka_unit_test(test_neigh_and_fdb_replace_many),
+		cmocka_unit_test(test_route_dump_onlink_and_filters),
+		cmocka_unit_test(test_port),
 		cmocka_unit_test(test_veth_peer_in_other_netns),
 	};
 
