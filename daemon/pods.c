@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cni/result.h"
 #include "daemon/ipam.h"
 #include "daemon/log.h"
 #include "daemon/pods.h"
@@ -148,7 +149,7 @@ static const char *mac_text(const uint8_t mac[TARTAN_NL_MAC_LEN], char buf[18])
 
 static json_t *netlink_error(struct tartan_nl *nl, int err, const char *what)
 {
-	return cni_error(TARTAN_CNI_ERR_NETLINK, tartan_nl_last_error(nl), "%s: %s", what,
+	return cni_error(TARTAN_PODS_ERR_NETLINK, tartan_nl_last_error(nl), "%s: %s", what,
 			 strerror(-err));
 }
 
@@ -169,11 +170,11 @@ static json_t *ipam_error(int err, const struct tartan_pods *p)
 	char net[TARTAN_IP4_NET_STRLEN];
 
 	if (err == -ENOSPC)
-		return cni_error(TARTAN_CNI_ERR_NO_ADDRESS, p->ipam_dir,
+		return cni_error(TARTAN_PODS_ERR_NO_ADDRESS, p->ipam_dir,
 				 "no free address left in %s",
 				 tartan_ip4_net_format(&p->subnet, net));
 	if (err == -EAGAIN)
-		return cni_error(TARTAN_CNI_ERR_TRY_LATER, p->ipam_dir,
+		return cni_error(TARTAN_CNI_ERR_TRY_AGAIN_LATER, p->ipam_dir,
 				 "the IPAM store is locked by another process");
 	return cni_error(TARTAN_CNI_ERR_IO, p->ipam_dir, "IPAM store: %s", strerror(-err));
 }
@@ -221,7 +222,7 @@ static json_t *pod_add(struct tartan_pods *p, const struct cni_request *r)
 	uint32_t addr;
 
 	if (!p->ipam)
-		return cni_error(TARTAN_CNI_ERR_TRY_LATER, NULL,
+		return cni_error(TARTAN_CNI_ERR_TRY_AGAIN_LATER, NULL,
 				 "this node holds no subnet yet (tartand is waiting for its lease)");
 	if (!r->netns)
 		return cni_error(TARTAN_CNI_ERR_INVALID_ENV, NULL, "ADD needs CNI_NETNS");
@@ -231,7 +232,7 @@ static json_t *pod_add(struct tartan_pods *p, const struct cni_request *r)
 	err = tartan_nl_link_index(p->nl, p->bridge, &bridge_index);
 	if (err < 0) {
 		close(fd);
-		return cni_error(TARTAN_CNI_ERR_TRY_LATER, p->bridge,
+		return cni_error(TARTAN_CNI_ERR_TRY_AGAIN_LATER, p->bridge,
 				 "the bridge %s is not there yet", p->bridge);
 	}
 	err = tartan_ipam_allocate(p->ipam, r->id, r->ifname, &addr);
@@ -327,7 +328,7 @@ static json_t *pod_check(struct tartan_pods *p, const struct cni_request *r)
 	size_t n = 0;
 
 	if (!p->ipam)
-		return cni_error(TARTAN_CNI_ERR_TRY_LATER, NULL, "this node holds no subnet yet");
+		return cni_error(TARTAN_CNI_ERR_TRY_AGAIN_LATER, NULL, "this node holds no subnet yet");
 	err = tartan_ipam_find(p->ipam, r->id, r->ifname, &addr);
 	if (err < 0)
 		return cni_error(TARTAN_CNI_ERR_UNKNOWN_CONTAINER, r->id,

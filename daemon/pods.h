@@ -34,19 +34,11 @@
 /* the network name whose host-local directory the store shares (see above) */
 #define TARTAN_PODS_NETWORK "rkt.kubernetes.io"
 
-/* CNI error codes (spec: 1-99 well-known; 100 and up the plugin's own) */
+/* the plugin's own error codes (the spec leaves 100 and up to plugins); the spec's are in
+ * cni/result.h */
 enum {
-	TARTAN_CNI_ERR_VERSION = 1,
-	TARTAN_CNI_ERR_UNSUPPORTED_FIELD = 2,
-	TARTAN_CNI_ERR_UNKNOWN_CONTAINER = 3,
-	TARTAN_CNI_ERR_INVALID_ENV = 4,
-	TARTAN_CNI_ERR_IO = 5,
-	TARTAN_CNI_ERR_DECODE = 6,
-	TARTAN_CNI_ERR_INVALID_CONFIG = 7,
-	TARTAN_CNI_ERR_TRY_LATER = 11,
-	TARTAN_CNI_ERR_NOT_AVAILABLE = 50, /* STATUS: the plugin cannot take pods now */
-	TARTAN_CNI_ERR_NO_ADDRESS = 100,   /* every address of the node's subnet is held */
-	TARTAN_CNI_ERR_NETLINK = 101,	   /* the kernel refused a change */
+	TARTAN_PODS_ERR_NO_ADDRESS = 100, /* every address of the node's subnet is held */
+	TARTAN_PODS_ERR_NETLINK = 101,	  /* the kernel refused a change */
 };
 
 struct tartan_pods;

@@ -1,0 +1,484 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tartan: the CNI plugin of tartand. A runtime runs it with the CNI_*
+ * environment and the network config on stdin (CNI spec); it checks the
+ * request (cni/request.h), answers VERSION itself, and forwards everything
+ * else as one line over tartand's control socket, then prints tartand's
+ * answer in the request's cniVersion (cni/result.h).
+ *
+ * Output (spec, cni-etcd-api.md 1.6): ADD prints its result, DEL, CHECK, GC
+ * and STATUS print nothing, VERSION its version object, all with exit status
+ * 0; a failure prints an error object on stdout and exits with 1. stderr is
+ * for people only. Without CNI_COMMAND it says what it is on stderr and exits
+ * 0, as skel does.
+ *
+ * A daemon that is not up yet (socket missing, or nobody listening) is waited
+ * for, with short sleeps, for TARTAN_CNI_WAIT_S / "daemonWaitSeconds" (30 s):
+ * a pod started while the node boots must not fail just because tartand is
+ * starting. Then, and for every other failure to get an answer, CNI error 11
+ * (try again later), which runtimes retry.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cni/request.h"
+#include "cni/result.h"
+
+#ifndef TARTAN_VERSION
+#error "TARTAN_VERSION comes from the root meson.build"
+#endif
+
+extern char **environ;
+
+/* if all else fails (no memory to render an error), this is still JSON */
+#define OOM_ERROR                                                                                  \
+	"{\"cniVersion\":\"" TARTAN_CNI_VERSION_LATEST "\",\"code\":999,\"msg\":\"out of "         \
+	"memory\",\"details\":\"\"}\n"
+
+/* the first sleep between two tries to reach the daemon, and the longest */
+#define WAIT_STEP_MIN 0.01
+#define WAIT_STEP_MAX 0.2
+
+static double now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* milliseconds left until deadline, at least 0, rounded up so that poll()
+ * does not wake just before it */
+static int ms_left(double deadline)
+{
+	double left = deadline - now_mono();
+
+	return left <= 0 ? 0 : (int)(left * 1000) + 1;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = { .tv_sec = (time_t)s,
+			       .tv_nsec = (long)((s - (double)(time_t)s) * 1e9) };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int write_all(int fd, const char *s, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, s, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		s += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* prints text on stdout; a failed write can only be told on stderr */
+static void print_out(const char *text)
+{
+	int r = write_all(STDOUT_FILENO, text, strlen(text));
+
+	if (r < 0)
+		fprintf(stderr, "tartan: writing the answer to stdout: %s\n", strerror(-r));
+}
+
+/* prints the error object, returns the exit status 1 */
+static int print_error(const struct tartan_cni_error *e, const char *cni_version)
+{
+	char *text = NULL;
+
+	if (tartan_cni_error_render(e, cni_version, &text) < 0) {
+		print_out(OOM_ERROR);
+		return 1;
+	}
+	print_out(text);
+	free(text);
+	return 1;
+}
+
+__attribute__((format(printf, 4, 5))) static int fail(const char *cni_version, unsigned int code,
+						      const char *details, const char *fmt, ...)
+{
+	struct tartan_cni_error *e = NULL;
+	char *msg = NULL;
+	va_list ap;
+	int n, status;
+
+	va_start(ap, fmt);
+	n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (n < 0 || tartan_cni_error_new(code, details, &e, "%s", msg) < 0) {
+		free(msg);
+		print_out(OOM_ERROR);
+		return 1;
+	}
+	fprintf(stderr, "tartan: %s%s%s\n", msg, details ? ": " : "", details ? details : "");
+	free(msg);
+	status = print_error(e, cni_version);
+	tartan_cni_error_free(e);
+	return status;
+}
+
+/*
+ * stdin, up to TARTAN_CNI_STDIN_MAX + 1 bytes (one more than the parser
+ * takes, so that it tells a config that is too long). The runtime closes
+ * stdin after the config; what is left unread of a longer one is not waited
+ * for.
+ */
+static int read_stdin(char **ret_data, size_t *ret_len)
+{
+	size_t cap = TARTAN_CNI_STDIN_MAX + 1, len = 0;
+	char *buf = malloc(cap);
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	while (len < cap) {
+		ssize_t n = read(STDIN_FILENO, buf + len, cap - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			free(buf);
+			return r;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	*ret_data = buf;
+	*ret_len = len;
+	return 0;
+}
+
+/* one try: 0 and a connected, non-blocking socket, or -errno */
+static int try_connect(const char *path, double timeout, int *ret_fd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	/* a unix connect() blocks only while the daemon's backlog is full, for
+	 * as long as SO_SNDTIMEO says; it then fails with EAGAIN */
+	struct timeval tv = {
+		.tv_sec = (time_t)timeout,
+		.tv_usec = (suseconds_t)((timeout - (double)(time_t)timeout) * 1e6),
+	};
+	int fd, r;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+/* the daemon is not there yet, or busy: worth another try */
+static bool transient(int r)
+{
+	return r == -ENOENT || r == -ECONNREFUSED || r == -EAGAIN;
+}
+
+/* connects, waiting up to wait seconds for a daemon that is not up yet */
+static int daemon_connect(const char *path, double wait, double timeout, int *ret_fd)
+{
+	double deadline = now_mono() + wait, step = WAIT_STEP_MIN;
+	bool said = false;
+	int r;
+
+	for (;;) {
+		double left;
+
+		r = try_connect(path, timeout, ret_fd);
+		if (r >= 0 || !transient(r))
+			return r;
+		left = deadline - now_mono();
+		if (left <= 0)
+			return r;
+		if (!said) {
+			fprintf(stderr, "tartan: waiting up to %g s for tartand at %s (%s)\n", wait,
+				path, strerror(-r));
+			said = true;
+		}
+		sleep_s(step < left ? step : left);
+		step = step * 2 < WAIT_STEP_MAX ? step * 2 : WAIT_STEP_MAX;
+	}
+}
+
+static int wait_for(int fd, short events, double deadline)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int n;
+
+	do
+		n = poll(&p, 1, ms_left(deadline));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return n == 0 ? -ETIMEDOUT : 0;
+}
+
+static int send_all(int fd, const char *data, size_t len, double deadline)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+		int r;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			r = wait_for(fd, POLLOUT, deadline);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* one line, '\n' included, of at most TARTAN_CNI_ANSWER_MAX bytes */
+static int recv_line(int fd, double deadline, char **ret_line, size_t *ret_len)
+{
+	size_t len = 0, cap = 0;
+	char *buf = NULL, *nl;
+	int r;
+
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			size_t ncap = cap ? cap * 2 : 16384;
+			char *nbuf;
+
+			if (cap >= TARTAN_CNI_ANSWER_MAX + 2) {
+				r = -EMSGSIZE;
+				goto out;
+			}
+			if (ncap > TARTAN_CNI_ANSWER_MAX + 2)
+				ncap = TARTAN_CNI_ANSWER_MAX + 2;
+			nbuf = realloc(buf, ncap);
+			if (!nbuf) {
+				r = -ENOMEM;
+				goto out;
+			}
+			buf = nbuf;
+			cap = ncap;
+		}
+		n = recv(fd, buf + len, cap - len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			r = wait_for(fd, POLLIN, deadline);
+			if (r < 0)
+				goto out;
+			continue;
+		}
+		if (n < 0) {
+			r = -errno;
+			goto out;
+		}
+		if (n == 0) {
+			r = -ECONNRESET; /* the daemon hung up before a whole line */
+			goto out;
+		}
+		/* only the new bytes can hold the first '\n' */
+		nl = memchr(buf + len, '\n', (size_t)n);
+		len += (size_t)n;
+		if (nl) {
+			*ret_len = (size_t)(nl - buf) + 1;
+			*ret_line = buf;
+			return 0;
+		}
+	}
+out:
+	free(buf);
+	return r;
+}
+
+/* sends the request, prints the answer; returns the exit status */
+static int forward(const struct tartan_cni_request *req)
+{
+	const char *sock = tartan_cni_request_socket(req),
+		   *version = tartan_cni_request_version(req);
+	double wait = tartan_cni_request_wait(req), timeout = tartan_cni_request_timeout(req);
+	enum tartan_cni_command command = tartan_cni_request_command(req);
+	struct tartan_cni_error *error = NULL;
+	char *answer = NULL, *text = NULL;
+	json_t *result = NULL;
+	size_t len, answer_len = 0;
+	const char *line = tartan_cni_request_line(req, &len);
+	double deadline;
+	int fd = -1, r, status;
+
+	r = daemon_connect(sock, wait, timeout, &fd);
+	if (r == -EAGAIN)
+		return fail(version, TARTAN_CNI_ERR_TRY_AGAIN_LATER, NULL,
+			    "tartand at %s is too busy to accept a connection", sock);
+	if (r < 0 && transient(r))
+		return fail(version, TARTAN_CNI_ERR_TRY_AGAIN_LATER, strerror(-r),
+			    "tartand is not running: no daemon at %s after waiting %g s", sock,
+			    wait);
+	if (r < 0)
+		return fail(version, TARTAN_CNI_ERR_TRY_AGAIN_LATER, strerror(-r),
+			    "cannot connect to tartand at %s", sock);
+
+	deadline = now_mono() + timeout;
+	r = send_all(fd, line, len, deadline);
+	/* a daemon that refuses us (not root, too many clients) writes one error
+	 * line and hangs up, maybe before our request went out: that line, if
+	 * there is one, says more than EPIPE */
+	if (r >= 0 || r == -EPIPE || r == -ECONNRESET) {
+		int rr = recv_line(fd, deadline, &answer, &answer_len);
+
+		if (r >= 0 || rr >= 0)
+			r = rr;
+	}
+	close(fd);
+	if (r == -ETIMEDOUT) {
+		status = fail(version, TARTAN_CNI_ERR_TRY_AGAIN_LATER, NULL,
+			      "no answer from tartand at %s within %g s", sock, timeout);
+		goto out;
+	}
+	if (r == -EMSGSIZE) {
+		status = fail(version, TARTAN_CNI_ERR_IO, NULL,
+			      "the answer from tartand at %s is longer than %d bytes", sock,
+			      TARTAN_CNI_ANSWER_MAX);
+		goto out;
+	}
+	if (r < 0) {
+		status = fail(version, TARTAN_CNI_ERR_TRY_AGAIN_LATER,
+			      r == -ECONNRESET || r == -EPIPE ?
+				      "the connection closed before an answer" :
+				      strerror(-r),
+			      "talking to tartand at %s", sock);
+		goto out;
+	}
+
+	r = tartan_cni_answer_parse(answer, answer_len, &result, &error);
+	if (r == -ENOMEM) {
+		status = fail(version, TARTAN_CNI_ERR_INTERNAL, NULL, "out of memory");
+		goto out;
+	}
+	if (r < 0) {
+		status = fail(version, TARTAN_CNI_ERR_IO, NULL,
+			      "malformed answer from tartand at %s", sock);
+		goto out;
+	}
+	if (error) {
+		fprintf(stderr, "tartan: tartand: %s%s%s\n", error->msg,
+			error->details[0] ? ": " : "", error->details);
+		status = print_error(error, version);
+		goto out;
+	}
+	/* DEL, CHECK, GC and STATUS print nothing on success */
+	if (command != TARTAN_CNI_ADD) {
+		status = 0;
+		goto out;
+	}
+	r = tartan_cni_result_render(result, version, &text);
+	if (r == -ENOMEM) {
+		status = fail(version, TARTAN_CNI_ERR_INTERNAL, NULL, "out of memory");
+		goto out;
+	}
+	if (r < 0) {
+		status = fail(version, TARTAN_CNI_ERR_IO, NULL,
+			      "malformed result from tartand at %s", sock);
+		goto out;
+	}
+	print_out(text);
+	status = 0;
+out:
+	free(text);
+	json_decref(result);
+	tartan_cni_error_free(error);
+	free(answer);
+	return status;
+}
+
+int main(void)
+{
+	struct tartan_cni_request *req = NULL;
+	struct tartan_cni_error *error = NULL;
+	const char *command = getenv("CNI_COMMAND");
+	char *data = NULL, *text = NULL;
+	size_t len = 0;
+	int r, status;
+
+	/* a runtime that stops reading must not kill us: writes fail instead */
+	signal(SIGPIPE, SIG_IGN);
+
+	if (!command || !*command) {
+		fprintf(stderr,
+			"CNI plugin tartan v%s (the CNI plugin of tartand)\n"
+			"CNI protocol versions supported: %s, %s, %s, %s\n",
+			TARTAN_VERSION, tartan_cni_versions[0], tartan_cni_versions[1],
+			tartan_cni_versions[2], tartan_cni_versions[3]);
+		return 0;
+	}
+
+	/* VERSION on a terminal: someone typing, nothing to read */
+	if (strcmp(command, "VERSION") != 0 || !isatty(STDIN_FILENO)) {
+		r = read_stdin(&data, &len);
+		if (r < 0 && strcmp(command, "VERSION") != 0)
+			return fail(NULL, TARTAN_CNI_ERR_IO, strerror(-r),
+				    "error reading from stdin");
+	}
+
+	r = tartan_cni_request_new(environ, data, len, &req, &error);
+	free(data);
+	if (r == -EINVAL && error) {
+		fprintf(stderr, "tartan: %s%s%s\n", error->msg, error->details[0] ? ": " : "",
+			error->details);
+		status = print_error(error, NULL);
+		tartan_cni_error_free(error);
+		return status;
+	}
+	if (r < 0)
+		return fail(NULL, TARTAN_CNI_ERR_INTERNAL, NULL, "out of memory");
+
+	if (tartan_cni_request_command(req) == TARTAN_CNI_VERSION) {
+		r = tartan_cni_version_render(tartan_cni_request_version(req), &text);
+		tartan_cni_request_free(req);
+		if (r < 0)
+			return fail(NULL, TARTAN_CNI_ERR_INTERNAL, NULL, "out of memory");
+		print_out(text);
+		free(text);
+		return 0;
+	}
+	status = forward(req);
+	tartan_cni_request_free(req);
+	return status;
+}
