@@ -610,7 +610,8 @@ static int take_next(const struct tartan_ipam *ipam, const struct scan *s, const
 /* Only where the next search starts: a failure here (disk full) costs round
  * robin for one allocation, never an address, so it is not an error of the
  * allocation. Written atomically, unlike host-local's os.WriteFile, so it
- * never reads back torn. */
+ * never reads back torn; not fsync'ed, as a hint lost in a power cut costs
+ * nothing either. */
 static void last_reserved_write(const struct tartan_ipam *ipam, uint32_t addr)
 {
 	char buf[TARTAN_IP4_ADDR_STRLEN], *path = NULL;
@@ -619,7 +620,7 @@ static void last_reserved_write(const struct tartan_ipam *ipam, uint32_t addr)
 	if (asprintf(&path, "%s/%s", ipam->dir, LAST_RESERVED_NAME) < 0)
 		return;
 	tartan_ip4_addr_format(addr, buf);
-	r = tartan_file_write_atomic(path, buf, strlen(buf), ADDR_FILE_MODE, NULL);
+	r = tartan_file_write_hint(path, buf, strlen(buf), ADDR_FILE_MODE);
 	(void)r;
 	free(path);
 }

@@ -570,12 +570,8 @@ static void stop_dataplane(struct daemon *d)
 
 static int start_pods(struct daemon *d)
 {
-	char *dir = NULL;
-	int err = ipam_data_dir(d, &dir);
+	int err = tartan_pods_new(d->opts->state_dir, d->opts->bridge, &d->pods);
 
-	if (err >= 0)
-		err = tartan_pods_new(dir, d->opts->bridge, &d->pods);
-	free(dir);
 	if (err < 0)
 		return tartan_log_errno(TARTAN_LOG_ERROR, -err, "pods: %m");
 	return 0;

@@ -11,11 +11,13 @@
 #include "daemon/ipam.h"
 #include "daemon/log.h"
 #include "daemon/pods.h"
+#include "netcfg/file.h"
 #include "netcfg/netns.h"
 #include "netcfg/nl.h"
 
 struct tartan_pods {
 	char *ipam_dir; /* <data dir>/<TARTAN_PODS_NETWORK> */
+	char *meta_dir; /* pods' names from CNI_ARGS: host-local's layout has no room for them */
 	char *bridge;
 	struct tartan_nl *nl;
 	struct tartan_ipam *ipam; /* NULL until the node has a subnet */
@@ -26,11 +28,17 @@ struct tartan_pods {
 
 /* One request, read once. Strings point into the request object. */
 struct cni_request {
-	const char *command, *id, *netns, *ifname;
+	const char *command, *id, *netns, *ifname, *args;
 	json_t *config;
 };
 
-int tartan_pods_new(const char *ipam_data_dir, const char *bridge, struct tartan_pods **ret)
+/* Kubernetes names are at most 253 bytes (DNS subdomains); anything else in CNI_ARGS is
+ * not ours to keep */
+#define POD_NAME_MAX 253
+/* a metadata file: two names, the id and the interface, with JSON around them */
+#define META_FILE_MAX (4 * 1024)
+
+int tartan_pods_new(const char *state_dir, const char *bridge, struct tartan_pods **ret)
 {
 	struct tartan_pods *p = calloc(1, sizeof(*p));
 	int err;
@@ -38,8 +46,14 @@ int tartan_pods_new(const char *ipam_data_dir, const char *bridge, struct tartan
 	if (!p)
 		return -ENOMEM;
 	p->bridge = strdup(bridge);
-	if (!p->bridge || asprintf(&p->ipam_dir, "%s/%s", ipam_data_dir, TARTAN_PODS_NETWORK) < 0) {
+	if (!p->bridge ||
+	    asprintf(&p->ipam_dir, "%s/networks/%s", state_dir, TARTAN_PODS_NETWORK) < 0) {
 		p->ipam_dir = NULL;
+		tartan_pods_free(p);
+		return -ENOMEM;
+	}
+	if (asprintf(&p->meta_dir, "%s/pods", state_dir) < 0) {
+		p->meta_dir = NULL;
 		tartan_pods_free(p);
 		return -ENOMEM;
 	}
@@ -60,6 +74,7 @@ void tartan_pods_free(struct tartan_pods *p)
 	tartan_ipam_free(p->ipam);
 	tartan_nl_free(p->nl);
 	free(p->ipam_dir);
+	free(p->meta_dir);
 	free(p->bridge);
 	free(p);
 }
@@ -138,6 +153,104 @@ static void host_ifname(const char *id, const char *ifname, char ret[IF_NAMESIZE
 	for (s = ifname; *s; s++)
 		h = (h ^ (uint8_t)*s) * 16777619u;
 	snprintf(ret, IF_NAMESIZE, "veth%08x", h);
+}
+
+/* ---- pod names (tartanctl pods) ---- */
+
+/* The value of KEY in CNI_ARGS ("K=V;K=V"), when it is a plausible Kubernetes name. */
+static char *cni_arg(const char *args, const char *key)
+{
+	size_t klen = strlen(key);
+	const char *p = args;
+
+	while (p && *p) {
+		const char *end = strchr(p, ';');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (len > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
+			const char *v = p + klen + 1;
+			size_t vlen = len - klen - 1;
+
+			if (vlen == 0 || vlen > POD_NAME_MAX)
+				return NULL;
+			for (size_t i = 0; i < vlen; i++)
+				if ((uint8_t)v[i] <= ' ' || (uint8_t)v[i] >= 0x7f)
+					return NULL;
+			return strndup(v, vlen);
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+static int meta_path(const struct tartan_pods *p, const char *id, const char *ifname,
+		     char **ret)
+{
+	char host[IF_NAMESIZE];
+
+	/* named by the host interface: ids are long and may hold any printable byte; the
+	 * file says whose it is, and is read back only when that matches */
+	host_ifname(id, ifname, host);
+	return asprintf(ret, "%s/%s.json", p->meta_dir, host) < 0 ? -ENOMEM : 0;
+}
+
+/* Best effort, and not fsync'ed: the names only label the pod for operators; the
+ * attachment works without them. */
+static void meta_write(struct tartan_pods *p, const struct cni_request *r)
+{
+	char *ns = r->args ? cni_arg(r->args, "K8S_POD_NAMESPACE") : NULL;
+	char *name = r->args ? cni_arg(r->args, "K8S_POD_NAME") : NULL;
+	char *path = NULL, *text = NULL;
+	json_t *o = NULL;
+	int err = -ENOMEM;
+
+	if (!ns && !name)
+		goto out;
+	o = json_pack("{s:s,s:s,s:s?,s:s?}", "containerID", r->id, "ifName", r->ifname,
+		      "namespace", ns, "name", name);
+	if (o)
+		text = json_dumps(o, JSON_COMPACT);
+	if (text && meta_path(p, r->id, r->ifname, &path) >= 0)
+		err = tartan_file_write_hint(path, text, strlen(text), 0644);
+	if (err < 0)
+		tartan_log_errno(TARTAN_LOG_WARNING, -err, "pod names of %s: %m", r->id);
+out:
+	json_decref(o);
+	free(text);
+	free(path);
+	free(ns);
+	free(name);
+}
+
+static void meta_remove(struct tartan_pods *p, const char *id, const char *ifname)
+{
+	char *path = NULL;
+
+	if (meta_path(p, id, ifname, &path) >= 0 && unlink(path) < 0 && errno != ENOENT)
+		tartan_log_errno(TARTAN_LOG_WARNING, errno, "removing %s: %m", path);
+	free(path);
+}
+
+/* {"namespace","name"} of the attachment, or NULL */
+static json_t *meta_read(struct tartan_pods *p, const char *id, const char *ifname)
+{
+	char *path = NULL, *buf = NULL;
+	json_t *o = NULL;
+	size_t len;
+
+	if (meta_path(p, id, ifname, &path) >= 0 &&
+	    tartan_file_read(path, META_FILE_MAX, &buf, &len) >= 0)
+		o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+	free(path);
+	free(buf);
+	if (!json_is_object(o) || !json_is_string(json_object_get(o, "containerID")) ||
+	    strcmp(json_string_value(json_object_get(o, "containerID")), id) != 0 ||
+	    !json_is_string(json_object_get(o, "ifName")) ||
+	    strcmp(json_string_value(json_object_get(o, "ifName")), ifname) != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 static const char *mac_text(const uint8_t mac[TARTAN_NL_MAC_LEN], char buf[18])
@@ -283,6 +396,7 @@ static json_t *pod_add(struct tartan_pods *p, const struct cni_request *r)
 		"interface", 1, "routes", "dst", "0.0.0.0/0", "gw", gw, "dns"));
 	tartan_nl_free(pod);
 	close(fd);
+	meta_write(p, r);
 	return answer;
 
 undo_link:
@@ -313,6 +427,7 @@ static json_t *pod_del(struct tartan_pods *p, const struct cni_request *r)
 		if (err < 0)
 			return ipam_error(err, p);
 	}
+	meta_remove(p, r->id, r->ifname);
 	return cni_ok(json_object());
 }
 
@@ -409,6 +524,7 @@ static json_t *pod_gc(struct tartan_pods *p, const struct cni_request *r)
 			continue;
 		host_ifname(gone[i].id, gone[i].ifname, host);
 		undo_link(p, host);
+		meta_remove(p, gone[i].id, gone[i].ifname);
 	}
 	log_released(gone, n_gone, "not a valid attachment (CNI GC)");
 	tartan_ipam_entries_free(gone, n_gone);
@@ -440,6 +556,7 @@ int tartan_pods_handle(struct tartan_pods *p, json_t *request, json_t **ret_answ
 		.id = str(request, "containerID"),
 		.netns = str(request, "netns"),
 		.ifname = str(request, "ifName"),
+		.args = str(request, "args"),
 		.config = json_object_get(request, "config"),
 	};
 	json_t *answer;
@@ -485,16 +602,21 @@ int tartan_pods_list(struct tartan_pods *p, json_t **ret)
 		err = tartan_ipam_list(p->ipam, &e, &n);
 	for (size_t i = 0; i < n && err >= 0; i++) {
 		char ip[TARTAN_IP4_ADDR_STRLEN], host[IF_NAMESIZE] = "";
-		json_t *o;
+		json_t *o, *meta = NULL;
 
 		if (e[i].state == TARTAN_IPAM_BAD)
 			continue;
-		if (e[i].id && e[i].ifname)
+		if (e[i].id && e[i].ifname) {
 			host_ifname(e[i].id, e[i].ifname, host);
-		o = json_pack("{s:s,s:s?,s:s?,s:s,s:b}", "address",
+			meta = meta_read(p, e[i].id, e[i].ifname);
+		}
+		o = json_pack("{s:s,s:s?,s:s?,s:s,s:b,s:O?,s:O?}", "address",
 			      tartan_ip4_addr_format(e[i].addr, ip), "containerID", e[i].id,
 			      "ifName", e[i].ifname, "hostIf", host, "inSubnet",
-			      e[i].state == TARTAN_IPAM_HELD);
+			      e[i].state == TARTAN_IPAM_HELD, "namespace",
+			      json_object_get(meta, "namespace"), "name",
+			      json_object_get(meta, "name"));
+		json_decref(meta);
 		if (!o || json_array_append_new(list, o) < 0)
 			err = -ENOMEM;
 	}

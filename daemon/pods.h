@@ -43,9 +43,9 @@ enum {
 
 struct tartan_pods;
 
-/* ipam_data_dir: the directory that holds per-network host-local directories
- * (<state-dir>/networks); bridge: the node's bridge. */
-_tartan_wur_ int tartan_pods_new(const char *ipam_data_dir, const char *bridge,
+/* Files under state_dir: the IPAM store in networks/rkt.kubernetes.io/ (host-local's
+ * dataDir is state_dir/networks), the pods' names in pods/; bridge: the node's bridge. */
+_tartan_wur_ int tartan_pods_new(const char *state_dir, const char *bridge,
 				 struct tartan_pods **ret);
 void tartan_pods_free(struct tartan_pods *p);
 
@@ -62,5 +62,7 @@ _tartan_wur_ int tartan_pods_set_node(struct tartan_pods *p, const struct tartan
  * {"result":...} or {"error":...}; -ENOMEM only. */
 _tartan_wur_ int tartan_pods_handle(struct tartan_pods *p, json_t *request, json_t **ret_answer);
 
-/* {"pods":[{"address","containerID","ifName","hostIf"}...]} for tartanctl pods */
+/* {"pods":[{"address","containerID","ifName","hostIf","inSubnet","namespace","name"}...]}
+ * for tartanctl pods; namespace and name from CNI_ARGS (K8S_POD_NAMESPACE,
+ * K8S_POD_NAME) when the runtime gave them */
 _tartan_wur_ int tartan_pods_list(struct tartan_pods *p, json_t **ret);

@@ -157,8 +157,8 @@ static int split_path(const char *path, char **ret_dir, const char **ret_base)
 	return 0;
 }
 
-int tartan_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-			     bool *ret_changed)
+static int write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			bool durable, bool *ret_changed)
 {
 	char *dir = NULL, tmp[TMP_BASE_MAX + 32];
 	const char *base;
@@ -217,7 +217,7 @@ int tartan_file_write_atomic(const char *path, const void *data, size_t len, mod
 	if (r < 0)
 		goto out;
 	/* fchmod ignores the umask, which openat's mode did not */
-	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || (durable && fsync(fd) < 0)) {
 		r = -errno;
 		goto out;
 	}
@@ -234,7 +234,7 @@ int tartan_file_write_atomic(const char *path, const void *data, size_t len, mod
 	}
 	tmp_exists = false;
 	/* without this, a crash can lose the rename and bring the old file back */
-	if (fsync(dfd) < 0) {
+	if (durable && fsync(dfd) < 0) {
 		r = -errno;
 		goto out;
 	}
@@ -250,6 +250,17 @@ out:
 		close(dfd);
 	free(dir);
 	return r;
+}
+
+int tartan_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			     bool *ret_changed)
+{
+	return write_atomic(path, data, len, mode, true, ret_changed);
+}
+
+int tartan_file_write_hint(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return write_atomic(path, data, len, mode, false, NULL);
 }
 
 int tartan_file_read(const char *path, size_t max, char **ret, size_t *ret_len)

@@ -42,6 +42,15 @@ _tartan_wur_ int tartan_file_write_atomic(const char *path, const void *data, si
 					  mode_t mode, bool *ret_changed);
 
 /*
+ * As tartan_file_write_atomic(), without the two fsyncs (each costs milliseconds):
+ * for files that are only hints, where a power cut may bring back the old
+ * content or leave none, but a crashed process never leaves a torn one
+ * (host-local's last_reserved_ip.0, labels for operators).
+ */
+_tartan_wur_ int tartan_file_write_hint(const char *path, const void *data, size_t len,
+					mode_t mode);
+
+/*
  * Reads the whole file, at most max bytes: -EFBIG when it holds more. *ret is
  * NUL-terminated (not counted in *ret_len) for the convenience of text
  * parsers; the content may itself hold NULs. -ENOENT and other open errors

@@ -157,6 +157,22 @@ static void test_write_new_file(void **state)
 	expect_listing(c->dir, "subnet.env");
 }
 
+/* the hint variant: same result on disk (content, exact mode, no temp file left), only
+ * without the fsyncs */
+static void test_write_hint(void **state)
+{
+	struct ctx *c = *state;
+	const char *p = path_of(c, "last_reserved_ip.0");
+
+	assert_int_equal(tartan_file_write_hint(p, "10.5.3.7", 8, 0644), 0);
+	expect_content(p, "10.5.3.7", 8);
+	assert_int_equal(mode_of(p), 0644);
+	assert_int_equal(tartan_file_write_hint(p, "10.5.3.10", 9, 0600), 0);
+	expect_content(p, "10.5.3.10", 9);
+	assert_int_equal(mode_of(p), 0600);
+	expect_listing(c->dir, "last_reserved_ip.0");
+}
+
 static void test_unchanged_not_rewritten(void **state)
 {
 	struct ctx *c = *state;
@@ -470,6 +486,7 @@ static void test_read_size_unknown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_write_hint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_new_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unchanged_not_rewritten, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changed_content_rewritten, setup, teardown),
