@@ -624,8 +624,25 @@ static void request_done(struct tartan_etcd_request *r, CURLcode rc)
 		return;
 	}
 	if (status == 200) {
-		if (r->t.grpc)
-			err = tartan_etcd_grpc_decode_range(body, r->t.len, &res);
+		if (r->t.grpc && r->t.buf) {
+			/* decoded in place: the answer buffer becomes the result's (the transfer
+			 * keeps buf[len] as a NUL, which the decoder needs); the buffer grew by
+			 * doubling, so give back what the answer does not use */
+			if (r->t.cap > r->t.len + 1 + 65536) {
+				char *fit = realloc(r->t.buf, r->t.len + 1);
+
+				if (fit) {
+					r->t.buf = fit;
+					r->t.cap = r->t.len + 1;
+				}
+			}
+			err = tartan_etcd_grpc_decode_range_in_place(r->t.buf, r->t.len, &res);
+			if (err >= 0) {
+				r->t.buf = NULL;
+				r->t.len = r->t.cap = 0;
+			}
+		} else if (r->t.grpc)
+			err = -EBADMSG;
 		else
 			err = tartan_etcd_decode_result(r->kind, body, r->t.len, &res);
 		if (err < 0) {

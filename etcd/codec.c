@@ -994,8 +994,9 @@ static int decode_kv_array(const json_t *o, const char *name, struct tartan_etcd
 
 static void result_clear(struct tartan_etcd_result *r)
 {
-	for (size_t i = 0; i < r->n_kvs; i++)
+	for (size_t i = 0; i < r->n_kvs && !r->backing; i++)
 		kv_clear(&r->kvs[i]);
+	free(r->backing);
 	free(r->kvs);
 	for (size_t i = 0; i < r->n_responses; i++)
 		result_clear(&r->responses[i]);

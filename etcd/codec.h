@@ -83,6 +83,9 @@ struct tartan_etcd_result {
 	int64_t granted_ttl;
 	bool has_ttl; /* keepalive: an absent TTL means the lease is gone */
 	char *token;
+	/* when set, the kvs' key and value bytes live in this buffer (the gRPC answer itself,
+	 * decoded in place) and are freed with it, not one by one */
+	char *backing;
 };
 
 enum tartan_etcd_result_kind {

@@ -118,11 +118,11 @@ static int read_int_field(struct pb_reader *r, enum wire_type type, uint64_t *re
 	return read_varint(r, ret);
 }
 
+/* Points ret into the buffer (decoded in place: tartan_etcd_grpc_decode_range_in_place
+ * terminates it once everything is read). A repeated field: the last one wins. */
 static int read_bytes_field(struct pb_reader *r, enum wire_type type, struct tartan_etcd_bytes *ret)
 {
 	struct pb_reader sub;
-	size_t n;
-	char *data;
 	int err;
 
 	if (type != WIRE_LEN)
@@ -130,15 +130,8 @@ static int read_bytes_field(struct pb_reader *r, enum wire_type type, struct tar
 	err = read_len(r, &sub);
 	if (err < 0)
 		return err;
-	n = (size_t)(sub.end - sub.p);
-	data = malloc(n + 1);
-	if (!data)
-		return -ENOMEM;
-	memcpy(data, sub.p, n);
-	data[n] = '\0';
-	free(ret->data); /* a repeated scalar field: the last one wins */
-	ret->data = data;
-	ret->len = n;
+	ret->data = (char *)sub.p;
+	ret->len = (size_t)(sub.end - sub.p);
 	return 0;
 }
 
@@ -215,24 +208,17 @@ static int decode_kv(struct pb_reader r, struct tartan_etcd_kv *kv)
 	return 0;
 }
 
-/* Absent bytes fields decode as "" like the JSON decoder's: callers never see NULL. */
-static int bytes_fill_empty(struct tartan_etcd_bytes *b)
+/* Absent bytes fields decode as "" like the JSON decoder's: callers never see NULL. A
+ * present one is terminated in place, over the byte after it (a tag or length of what
+ * follows, already read: see the caller). */
+static void bytes_terminate(struct tartan_etcd_bytes *b)
 {
+	static char empty[1];
+
 	if (b->data)
-		return 0;
-	b->data = calloc(1, 1);
-	return b->data ? 0 : -ENOMEM;
-}
-
-static void kvs_free(struct tartan_etcd_kv *kvs, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		free(kvs[i].key.data);
-		free(kvs[i].value.data);
-	}
-	free(kvs);
+		b->data[b->len] = '\0';
+	else
+		b->data = empty;
 }
 
 /* Counts the kvs fields first so the array is allocated once. */
@@ -258,6 +244,23 @@ static int count_kvs(struct pb_reader r, size_t *ret)
 }
 
 int tartan_etcd_grpc_decode_range(const char *buf, size_t len, struct tartan_etcd_result **ret)
+{
+	char *copy;
+	int err;
+
+	if (!buf)
+		return -EBADMSG;
+	copy = malloc(len + 1);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, buf, len);
+	err = tartan_etcd_grpc_decode_range_in_place(copy, len, ret);
+	if (err < 0)
+		free(copy);
+	return err;
+}
+
+int tartan_etcd_grpc_decode_range_in_place(char *buf, size_t len, struct tartan_etcd_result **ret)
 {
 	struct tartan_etcd_result *res = NULL;
 	struct pb_reader r;
@@ -327,17 +330,18 @@ int tartan_etcd_grpc_decode_range(const char *buf, size_t len, struct tartan_etc
 		if (err < 0)
 			goto fail;
 	}
+	/* everything is read: now the NULs may go over what followed each field (the last
+	 * field's NUL goes to buf[len], which the caller provides) */
 	for (i = 0; i < res->n_kvs; i++) {
-		err = bytes_fill_empty(&res->kvs[i].key);
-		if (err >= 0)
-			err = bytes_fill_empty(&res->kvs[i].value);
-		if (err < 0)
-			goto fail;
+		bytes_terminate(&res->kvs[i].key);
+		bytes_terminate(&res->kvs[i].value);
 	}
+	res->backing = buf;
 	*ret = res;
 	return 0;
 fail:
-	kvs_free(res->kvs, n_kvs);
+	/* the kvs point into buf: nothing of theirs to free */
+	free(res->kvs);
 	res->kvs = NULL;
 	res->n_kvs = 0;
 	tartan_etcd_result_free(res);

@@ -28,5 +28,16 @@ int tartan_etcd_grpc_encode_range(const struct tartan_etcd_range_req *req, char 
 int tartan_etcd_grpc_decode_range(const char *buf, size_t len,
 				  struct tartan_etcd_result **ret) _tartan_wur_;
 
+/*
+ * The same, decoding in place: buf (malloc'ed, len bytes plus a writable byte
+ * at buf[len]) becomes the result's backing store on success and the keys and
+ * values point into it, NUL-terminated over the protobuf bytes that follow
+ * them, which are all read before. No copy per key and value: for 5,000
+ * leases that is 10,000 allocations and about 1 MB less at the daemon's peak.
+ * On failure buf stays the caller's (its bytes may have been changed).
+ */
+int tartan_etcd_grpc_decode_range_in_place(char *buf, size_t len,
+					   struct tartan_etcd_result **ret) _tartan_wur_;
+
 /* grpc-message is percent-encoded: decode it for a log line (free()). */
 char *tartan_etcd_grpc_message_decode(const char *text, size_t len);

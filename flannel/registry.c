@@ -378,7 +378,22 @@ static void peers_listed(int error, const char *errmsg, struct tartan_etcd_resul
 			i++;
 		j++;
 	}
-	for (j = 0; j < n; j++) {
+	if (reg->n_peers == 0) {
+		/* the first list (or all peers gone): the sorted list is the cache, whole, with
+		 * no insert per peer (5,000 reallocs, and their copies, at the daemon's peak) */
+		struct tartan_flannel_peer *fit = n ? realloc(fresh, n * sizeof(*fresh)) : NULL;
+
+		free(reg->peers);
+		reg->peers = n ? (fit ? fit : fresh) : NULL;
+		reg->n_peers = n;
+		if (!n)
+			free(fresh);
+		fresh = NULL;
+		for (j = 0; j < n; j++)
+			if (reg->ops->peer_added)
+				reg->ops->peer_added(reg, &reg->peers[j], reg->userdata);
+	}
+	for (j = 0; fresh && j < n; j++) {
 		struct tartan_flannel_peer *old = peer_find(reg, &fresh[j].subnet);
 
 		if (old && peer_same(old, &fresh[j])) {
