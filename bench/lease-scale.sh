@@ -60,6 +60,7 @@ echo "== tartand joining $peers peers" >&2
 t0=$(now_ms)
 "$build/daemon/tartand" --etcd-endpoints "$ETCD_ENDPOINT" --iface lo --public-ip 192.0.2.1 \
 	--subnet-file "$work/subnet.env" --state-dir "$work/state" --socket "$work/sock" \
+	--cni-conf-dir "$work/net.d" --rkt-net-dir "$work/rkt.d" \
 	--log-level warning 2>"$work/tartand.log" &
 pid=$!
 on_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"

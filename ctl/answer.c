@@ -261,6 +261,93 @@ fail:
 	return r;
 }
 
+/*
+ * Prints a table: the header row and n rows of ncols cells (cells[row * ncols
+ * + col], row 0 the headers), columns as wide as their widest cell, two
+ * spaces between columns, no blanks at the end of a line (a last column may
+ * be empty).
+ */
+static int render_table(char **cells, size_t n, size_t ncols, char **ret_text)
+{
+	size_t size = 0, *width;
+	char *buf = NULL;
+	FILE *f;
+
+	width = calloc(ncols, sizeof(*width));
+	if (!width)
+		return -ENOMEM;
+	for (size_t c = 0; c < ncols; c++)
+		for (size_t i = 0; i <= n; i++) {
+			size_t l = strlen(cells[i * ncols + c]);
+
+			if (l > width[c])
+				width[c] = l;
+		}
+	f = open_memstream(&buf, &size);
+	if (!f) {
+		free(width);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i <= n; i++) {
+		size_t last = ncols - 1;
+
+		/* the cells after the last non-empty one print as nothing */
+		while (last > 0 && !cells[i * ncols + last][0])
+			last--;
+		for (size_t c = 0; c <= last; c++) {
+			const char *cell = cells[i * ncols + c];
+
+			if (c < last)
+				fprintf(f, "%-*s  ", (int)width[c], cell);
+			else
+				fprintf(f, "%s\n", cell);
+		}
+	}
+	free(width);
+	return memstream_finish(f, &buf, ret_text);
+}
+
+/*
+ * A table of one row per element of the array under key in result: the
+ * header row, then row() for each element. -EBADMSG when result has no such
+ * array.
+ */
+static int render_list(json_t *result, const char *key, const char *const *headers, size_t ncols,
+		       int (*row)(json_t *item, char **cells), char **ret_text)
+{
+	json_t *items = json_object_get(result, key);
+	char **cells = NULL;
+	size_t n;
+	int r;
+
+	if (!ret_text)
+		return -EINVAL;
+	if (!json_is_array(items))
+		return -EBADMSG;
+	n = json_array_size(items);
+	cells = calloc((n + 1) * ncols, sizeof(char *));
+	if (!cells)
+		return -ENOMEM;
+	for (size_t c = 0; c < ncols; c++) {
+		cells[c] = strdup(headers[c]);
+		if (!cells[c]) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		r = row(json_array_get(items, i), &cells[(i + 1) * ncols]);
+		if (r < 0)
+			goto out;
+	}
+	r = render_table(cells, n, ncols, ret_text);
+out:
+	for (size_t i = 0; i < (n + 1) * ncols; i++)
+		free(cells[i]);
+	free(cells);
+	return r;
+}
+
 #define LEASE_COLUMNS 5
 
 static const char *const lease_headers[LEASE_COLUMNS] = {
@@ -268,7 +355,7 @@ static const char *const lease_headers[LEASE_COLUMNS] = {
 };
 
 /* the cells of one lease; anything not an object is a row of "-" */
-static int lease_row(json_t *lease, char *cells[static LEASE_COLUMNS])
+static int lease_row(json_t *lease, char **cells)
 {
 	json_t *own = json_object_get(lease, "own");
 	char tbuf[32];
@@ -293,68 +380,73 @@ static int lease_row(json_t *lease, char *cells[static LEASE_COLUMNS])
 
 int tartan_ctl_render_leases(json_t *result, char **ret_text)
 {
-	json_t *leases = json_object_get(result, "leases");
-	size_t n, width[LEASE_COLUMNS], size = 0;
-	char **cells = NULL, *buf = NULL;
-	FILE *f = NULL;
+	return render_list(result, "leases", lease_headers, LEASE_COLUMNS, lease_row, ret_text);
+}
+
+#define POD_COLUMNS 6
+
+static const char *const pod_headers[POD_COLUMNS] = {
+	"ADDRESS", "POD", "CONTAINER", "IFNAME", "HOST-IF", "NOTE",
+};
+
+/* docker's short form of a container id */
+#define CONTAINER_SHORT 12
+
+/* as string_cell(), but an empty string is "-" too, and at most max bytes of it */
+static int pod_cell(json_t *v, size_t max, char **ret)
+{
+	size_t len;
+
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return tartan_ctl_escape("-", 1, ret);
+	len = json_string_length(v);
+	return tartan_ctl_escape(json_string_value(v), len < max ? len : max, ret);
+}
+
+/* "namespace/name" (a part the daemon does not know as "-"), "-" when neither */
+static int pod_name_cell(json_t *pod, char **ret)
+{
+	json_t *ns = json_object_get(pod, "namespace"), *name = json_object_get(pod, "name");
+	char *a = NULL, *b = NULL;
 	int r;
 
-	if (!ret_text)
-		return -EINVAL;
-	if (!json_is_array(leases))
-		return -EBADMSG;
-	n = json_array_size(leases);
-	cells = calloc((n + 1) * LEASE_COLUMNS, sizeof(char *));
-	if (!cells)
-		return -ENOMEM;
-	for (size_t c = 0; c < LEASE_COLUMNS; c++) {
-		cells[c] = strdup(lease_headers[c]);
-		if (!cells[c]) {
-			r = -ENOMEM;
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		r = lease_row(json_array_get(leases, i), &cells[(i + 1) * LEASE_COLUMNS]);
-		if (r < 0)
-			goto out;
-	}
-	for (size_t c = 0; c < LEASE_COLUMNS; c++) {
-		width[c] = 0;
-		for (size_t i = 0; i <= n; i++) {
-			size_t l = strlen(cells[i * LEASE_COLUMNS + c]);
-
-			if (l > width[c])
-				width[c] = l;
-		}
-	}
-	f = open_memstream(&buf, &size);
-	if (!f) {
+	if ((!json_is_string(ns) || json_string_length(ns) == 0) &&
+	    (!json_is_string(name) || json_string_length(name) == 0))
+		return tartan_ctl_escape("-", 1, ret);
+	r = pod_cell(ns, SIZE_MAX, &a);
+	if (r >= 0)
+		r = pod_cell(name, SIZE_MAX, &b);
+	if (r >= 0 && asprintf(ret, "%s/%s", a, b) < 0)
 		r = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i <= n; i++) {
-		for (size_t c = 0; c < LEASE_COLUMNS; c++) {
-			const char *cell = cells[i * LEASE_COLUMNS + c];
+	free(a);
+	free(b);
+	return r < 0 ? r : 0;
+}
 
-			/* two spaces between columns, none after the last */
-			if (c + 1 < LEASE_COLUMNS)
-				fprintf(f, "%-*s  ", (int)width[c], cell);
-			else
-				fprintf(f, "%s\n", cell);
-		}
-	}
-	r = memstream_finish(f, &buf, ret_text);
-	f = NULL;
-out:
-	if (f)
-		fclose(f);
-	free(buf);
-	if (cells)
-		for (size_t i = 0; i < (n + 1) * LEASE_COLUMNS; i++)
-			free(cells[i]);
-	free(cells);
-	return r;
+/* the cells of one pod; anything not an object is a row of "-" */
+static int pod_row(json_t *pod, char **cells)
+{
+	json_t *in = json_object_get(pod, "inSubnet");
+	int r;
+
+	r = pod_cell(json_object_get(pod, "address"), SIZE_MAX, &cells[0]);
+	if (r >= 0)
+		r = pod_name_cell(pod, &cells[1]);
+	if (r >= 0)
+		r = pod_cell(json_object_get(pod, "containerID"), CONTAINER_SHORT, &cells[2]);
+	if (r >= 0)
+		r = pod_cell(json_object_get(pod, "ifName"), SIZE_MAX, &cells[3]);
+	if (r >= 0)
+		r = pod_cell(json_object_get(pod, "hostIf"), SIZE_MAX, &cells[4]);
+	if (r < 0)
+		return r;
+	cells[5] = strdup(json_is_true(in) ? "" : json_is_false(in) ? "outside subnet" : "-");
+	return cells[5] ? 0 : -ENOMEM;
+}
+
+int tartan_ctl_render_pods(json_t *result, char **ret_text)
+{
+	return render_list(result, "pods", pod_headers, POD_COLUMNS, pod_row, ret_text);
 }
 
 int tartan_ctl_render_json(json_t *value, char **ret_text)

@@ -6,7 +6,8 @@
  * The answer comes from a socket, so nothing here trusts it: unknown fields
  * are ignored, a field of the wrong type prints as "-", and every string is
  * escaped (bytes outside printable ASCII as \xNN) so that nothing the daemon
- * relays from etcd can reach the terminal as a control sequence. Pure
+ * relays from etcd or from a CNI runtime can reach the terminal as a control
+ * sequence. Pure
  * functions on buffers: no I/O, so unit tests and the fuzzer call them.
  */
 #pragma once
@@ -43,11 +44,25 @@ _tartan_wur_ int tartan_ctl_render_status(json_t *result, time_t now, char **ret
 /*
  * Text for `tartanctl leases`: a table with the header line
  * "SUBNET  PUBLIC-IP  BACKEND  EXPIRES  OWN", columns as wide as their
- * widest cell; EXPIRES is UTC ("2023-11-14T22:13:20Z"), "never" for a
- * reservation (null), "-" when unknown. -EBADMSG when the result has no
+ * widest cell, two spaces between them; EXPIRES is UTC
+ * ("2023-11-14T22:13:20Z"), "never" for a reservation (null), "-" when
+ * unknown. -EBADMSG when the result has no
  * "leases" array.
  */
 _tartan_wur_ int tartan_ctl_render_leases(json_t *result, char **ret_text);
+
+/*
+ * Text for `tartanctl pods`: a table with the header line
+ * "ADDRESS  POD  CONTAINER  IFNAME  HOST-IF  NOTE", laid out as the leases'
+ * one (no blanks at the end of a line). POD is "namespace/name" from the
+ * optional "namespace" and "name" (a missing part "-"), "-" when neither is
+ * known; CONTAINER the first 12 bytes of "containerID"; NOTE "outside subnet"
+ * when "inSubnet" is false (an address the node's subnet does not hand out:
+ * the subnet changed, or a file made by hand), empty when true, "-" when
+ * unknown. Missing, empty or mistyped strings are "-". -EBADMSG when the
+ * result has no "pods" array.
+ */
+_tartan_wur_ int tartan_ctl_render_pods(json_t *result, char **ret_text);
 
 /* For --json: the value indented, ASCII only (non-ASCII as \uXXXX), with '\n'. */
 _tartan_wur_ int tartan_ctl_render_json(json_t *value, char **ret_text);

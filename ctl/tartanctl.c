@@ -56,6 +56,8 @@ static void usage(FILE *f)
 		   "Commands:\n"
 		   "  status    this node: state, lease, backend, peers, etcd connection\n"
 		   "  leases    the subnet leases of every node in the network\n"
+		   "  pods      the pods attached on this node by the tartan CNI plugin: address,\n"
+		   "            pod (namespace/name), container, interface, host interface\n"
 		   "  version   tartanctl's version\n"
 		   "\n"
 		   "Options:\n"
@@ -399,8 +401,10 @@ static int cmd_daemon(const struct args *a)
 		r = tartan_ctl_render_json(result, &text);
 	else if (strcmp(a->command, "status") == 0)
 		r = tartan_ctl_render_status(result, time(NULL), &text);
-	else
+	else if (strcmp(a->command, "leases") == 0)
 		r = tartan_ctl_render_leases(result, &text);
+	else
+		r = tartan_ctl_render_pods(result, &text);
 	if (r < 0) {
 		fprintf(stderr, "tartanctl: %s: %s\n", a->command,
 			r == -ENOMEM ? "out of memory" : "malformed answer from tartand");
@@ -429,7 +433,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(a.command, "version") == 0)
 		return cmd_version(&a);
-	if (strcmp(a.command, "status") == 0 || strcmp(a.command, "leases") == 0)
+	if (strcmp(a.command, "status") == 0 || strcmp(a.command, "leases") == 0 ||
+	    strcmp(a.command, "pods") == 0)
 		return cmd_daemon(&a);
 	fprintf(stderr, "tartanctl: unknown command \"%s\"\nTry 'tartanctl --help'.\n", a.command);
 	return EXIT_USAGE;

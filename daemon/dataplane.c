@@ -109,9 +109,15 @@ static int sync_bridge(struct tartan_dataplane *dp, size_t *changes)
 		.addr = tartan_ip4_net_first_host(&dp->subnet),
 		.len = dp->subnet.len,
 	};
+	/* a MAC of its own, from the gateway address as the bridge plugin makes one
+	 * (0a:58 and the address: locally administered, unique in the cluster), so the
+	 * gateway's MAC in the pods' ARP caches never changes */
+	uint8_t mac[TARTAN_NL_MAC_LEN] = { 0x0a, 0x58, (uint8_t)(gw.addr >> 24),
+					   (uint8_t)(gw.addr >> 16), (uint8_t)(gw.addr >> 8),
+					   (uint8_t)gw.addr };
 	int err;
 
-	err = tartan_nl_bridge_ensure(dp->nl, dp->bridge, dp->mtu, &dp->bridge_index);
+	err = tartan_nl_bridge_ensure(dp->nl, dp->bridge, dp->mtu, mac, &dp->bridge_index);
 	if (err < 0)
 		return err;
 	return sync_link_addr(dp, dp->bridge_index, dp->bridge, &gw, changes);

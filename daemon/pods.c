@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -155,7 +156,7 @@ static void host_ifname(const char *id, const char *ifname, char ret[IF_NAMESIZE
 	snprintf(ret, IF_NAMESIZE, "veth%08x", h);
 }
 
-/* ---- pod names (tartanctl pods) ---- */
+/* ---- pod records: ours, and the pods' names ---- */
 
 /* The value of KEY in CNI_ARGS ("K=V;K=V"), when it is a plausible Kubernetes name. */
 static char *cni_arg(const char *args, const char *key)
@@ -194,8 +195,12 @@ static int meta_path(const struct tartan_pods *p, const char *id, const char *if
 	return asprintf(ret, "%s/%s.json", p->meta_dir, host) < 0 ? -ENOMEM : 0;
 }
 
-/* Best effort, and not fsync'ed: the names only label the pod for operators; the
- * attachment works without them. */
+/*
+ * A record per attachment made through tartan: it marks the address as ours for GC (the
+ * store is shared with the rkt conf's host-local, whose pods a tartan GC must not touch)
+ * and keeps the pod's names for tartanctl. Best effort, and not fsync'ed: without it after
+ * a power cut the attachment works on and DEL still frees it; only a GC would leave it be.
+ */
 static void meta_write(struct tartan_pods *p, const struct cni_request *r)
 {
 	char *ns = r->args ? cni_arg(r->args, "K8S_POD_NAMESPACE") : NULL;
@@ -204,8 +209,6 @@ static void meta_write(struct tartan_pods *p, const struct cni_request *r)
 	json_t *o = NULL;
 	int err = -ENOMEM;
 
-	if (!ns && !name)
-		goto out;
 	o = json_pack("{s:s,s:s,s:s?,s:s?}", "containerID", r->id, "ifName", r->ifname,
 		      "namespace", ns, "name", name);
 	if (o)
@@ -213,8 +216,7 @@ static void meta_write(struct tartan_pods *p, const struct cni_request *r)
 	if (text && meta_path(p, r->id, r->ifname, &path) >= 0)
 		err = tartan_file_write_hint(path, text, strlen(text), 0644);
 	if (err < 0)
-		tartan_log_errno(TARTAN_LOG_WARNING, -err, "pod names of %s: %m", r->id);
-out:
+		tartan_log_errno(TARTAN_LOG_WARNING, -err, "pod record of %s: %m", r->id);
 	json_decref(o);
 	free(text);
 	free(path);
@@ -299,6 +301,9 @@ static int pod_side_setup(struct tartan_pods *p, struct tartan_nl *pod, const ch
 	struct tartan_nl_route def = {
 		.dst = { .addr = 0, .len = 0 },
 		.gateway = p->gateway,
+		/* the pod's own table: marked as the bridge plugin's routes are, not as the
+		 * node's routes tartan reconciles */
+		.protocol = RTPROT_BOOT,
 	};
 	int err;
 
@@ -417,16 +422,19 @@ static json_t *pod_del(struct tartan_pods *p, const struct cni_request *r)
 	char host[IF_NAMESIZE];
 	int err;
 
+	/* before the daemon has its subnet (starting, etcd away) the store is not open: the
+	 * address could not be released, and a DEL answered as done is never repeated */
+	if (!p->ipam)
+		return cni_error(TARTAN_CNI_ERR_TRY_AGAIN_LATER, NULL,
+				 "tartand is starting (no subnet yet); try again");
 	/* the host end first: it takes the pod end with it, wherever that is */
 	host_ifname(r->id, r->ifname, host);
 	err = tartan_nl_link_delete(p->nl, host);
 	if (err < 0)
 		return netlink_error(p->nl, err, "deleting the veth pair");
-	if (p->ipam) {
-		err = tartan_ipam_release(p->ipam, r->id, r->ifname, NULL);
-		if (err < 0)
-			return ipam_error(err, p);
-	}
+	err = tartan_ipam_release(p->ipam, r->id, r->ifname, NULL);
+	if (err < 0)
+		return ipam_error(err, p);
 	meta_remove(p, r->id, r->ifname);
 	return cni_ok(json_object());
 }
@@ -481,17 +489,64 @@ static json_t *pod_check(struct tartan_pods *p, const struct cni_request *r)
 	return answer;
 }
 
+/*
+ * The runtime lists only its own network's attachments; the store also holds the rkt conf's
+ * (host-local's): those are added to the valid list, so a GC through tartan releases only
+ * addresses tartan gave (the ones with a pod record).
+ */
+static int keep_foreign(struct tartan_pods *p, struct tartan_ipam_attachment **valid, size_t *n)
+{
+	struct tartan_ipam_entry *e = NULL;
+	struct tartan_ipam_attachment *v;
+	size_t n_e = 0;
+	int err;
+
+	err = tartan_ipam_list(p->ipam, &e, &n_e);
+	if (err < 0)
+		return err;
+	v = realloc(*valid, (*n + n_e + 1) * sizeof(*v));
+	if (!v) {
+		tartan_ipam_entries_free(e, n_e);
+		return -ENOMEM;
+	}
+	*valid = v;
+	for (size_t i = 0; i < n_e; i++) {
+		json_t *meta;
+
+		if (!e[i].id)
+			continue; /* BAD: GC leaves those alone anyway */
+		meta = e[i].ifname ? meta_read(p, e[i].id, e[i].ifname) : NULL;
+		if (meta) {
+			json_decref(meta);
+			continue;
+		}
+		/* ids and names must outlive the entries: the pointers go to GC below */
+		v[*n].id = strdup(e[i].id);
+		v[*n].ifname = e[i].ifname ? strdup(e[i].ifname) : strdup("");
+		if (!v[*n].id || !v[*n].ifname) {
+			free((char *)v[*n].id);
+			free((char *)v[*n].ifname);
+			tartan_ipam_entries_free(e, n_e);
+			return -ENOMEM;
+		}
+		(*n)++;
+	}
+	tartan_ipam_entries_free(e, n_e);
+	return 0;
+}
+
 /* CNI GC: config["cni.dev/valid-attachments"] = [{"containerID":..,"ifname":..}...] */
 static json_t *pod_gc(struct tartan_pods *p, const struct cni_request *r)
 {
 	json_t *list = json_object_get(r->config, "cni.dev/valid-attachments"), *v;
 	struct tartan_ipam_attachment *valid = NULL;
 	struct tartan_ipam_entry *gone = NULL;
-	size_t n = 0, n_gone = 0, i;
+	size_t n = 0, n_runtime, n_gone = 0, i;
 	int err;
 
 	if (!p->ipam)
-		return cni_ok(json_object()); /* no store yet: nothing held */
+		return cni_error(TARTAN_CNI_ERR_TRY_AGAIN_LATER, NULL,
+				 "tartand is starting (no subnet yet); try again");
 	if (list && !json_is_array(list))
 		return cni_error(TARTAN_CNI_ERR_INVALID_CONFIG, NULL,
 				 "cni.dev/valid-attachments is not a list");
@@ -513,7 +568,14 @@ static json_t *pod_gc(struct tartan_pods *p, const struct cni_request *r)
 		}
 		valid[n++] = (struct tartan_ipam_attachment){ .id = id, .ifname = ifname };
 	}
-	err = tartan_ipam_gc(p->ipam, valid, n, &gone, &n_gone);
+	n_runtime = n;
+	err = keep_foreign(p, &valid, &n);
+	if (err >= 0)
+		err = tartan_ipam_gc(p->ipam, valid, n, &gone, &n_gone);
+	for (i = n_runtime; i < n; i++) {
+		free((char *)valid[i].id);
+		free((char *)valid[i].ifname);
+	}
 	free(valid);
 	if (err < 0)
 		return ipam_error(err, p);

@@ -327,7 +327,8 @@ static bool link_is(struct rtnl_link *link, const char *kind)
 	return t && strcmp(t, kind) == 0;
 }
 
-int tartan_nl_bridge_ensure(struct tartan_nl *nl, const char *name, unsigned mtu, int *ret_index)
+int tartan_nl_bridge_ensure(struct tartan_nl *nl, const char *name, unsigned mtu,
+			    const uint8_t *mac, int *ret_index)
 {
 	struct rtnl_link *link = NULL;
 	int err;
@@ -359,7 +360,7 @@ int tartan_nl_bridge_ensure(struct tartan_nl *nl, const char *name, unsigned mtu
 		err = nl_fail_errno(nl, EEXIST, name, "exists and is not a bridge");
 		goto out;
 	}
-	err = link_settle(nl, link, mtu, NULL);
+	err = link_settle(nl, link, mtu, mac);
 	if (err < 0)
 		goto out;
 	*ret_index = rtnl_link_get_ifindex(link);

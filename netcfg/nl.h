@@ -55,11 +55,14 @@ const char *tartan_nl_last_error(const struct tartan_nl *nl);
 _tartan_wur_ int tartan_nl_link_index(struct tartan_nl *nl, const char *name, int *ret_index);
 
 /*
- * Bridge `name`: created if missing, then MTU set (mtu 0: left alone) and up.
- * Idempotent. -EEXIST if a link of that name exists and is not a bridge.
+ * Bridge `name`: created if missing, then MTU set (mtu 0: left alone), MAC set
+ * (NULL: left alone; a bridge without a MAC of its own takes its lowest port's,
+ * which changes as ports come and go, and the pods' ARP entries for the
+ * gateway go stale with it) and up. Idempotent. -EEXIST if a link of that name
+ * exists and is not a bridge.
  */
 _tartan_wur_ int tartan_nl_bridge_ensure(struct tartan_nl *nl, const char *name, unsigned mtu,
-					 int *ret_index);
+					 const uint8_t *mac, int *ret_index);
 
 /*
  * VXLAN device as flannel makes it (flannel-compat.md 4.2):

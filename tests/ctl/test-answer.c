@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for ctl/answer.c: parsing the daemon's answer line and the text
- * tartanctl prints for status and leases, with fields missing, of the wrong
- * type, or holding control characters.
+ * tartanctl prints for status, leases and pods, with fields missing, of the
+ * wrong type, or holding control characters.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -54,6 +54,17 @@ static void expect_leases(const char *result_json, const char *expected)
 	char *text = NULL;
 
 	assert_int_equal(tartan_ctl_render_leases(result, &text), 0);
+	expect_text(result_json, text, expected);
+	free(text);
+	json_decref(result);
+}
+
+static void expect_pods(const char *result_json, const char *expected)
+{
+	json_t *result = load(result_json);
+	char *text = NULL;
+
+	assert_int_equal(tartan_ctl_render_pods(result, &text), 0);
 	expect_text(result_json, text, expected);
 	free(text);
 	json_decref(result);
@@ -266,6 +277,75 @@ static void test_leases_hostile(void **state)
 	}
 }
 
+static void test_pods_table(void **state)
+{
+	/* as tartand answers: a pod with its names, one attached by a runtime that
+	 * passed no K8S_* args, one from host-local before v0.8 (the id alone: no
+	 * interface, so no host end), one left outside the node's subnet */
+	expect_pods(
+		"{\"pods\":["
+		"{\"address\":\"10.5.3.2\",\"containerID\":"
+		"\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
+		"\"ifName\":\"eth0\",\"hostIf\":\"veth1a2b3c4d\",\"inSubnet\":true,"
+		"\"namespace\":\"default\",\"name\":\"web-1\"},"
+		"{\"address\":\"10.5.3.3\",\"containerID\":\"ctr-0002\",\"ifName\":\"net1\","
+		"\"hostIf\":\"veth0000beef\",\"inSubnet\":true},"
+		"{\"address\":\"10.5.3.10\",\"containerID\":\"ctr1\",\"ifName\":null,"
+		"\"hostIf\":\"\",\"inSubnet\":true},"
+		"{\"address\":\"10.5.7.9\",\"containerID\":\"fedcba9876543210\","
+		"\"ifName\":\"eth0\",\"hostIf\":\"vethcafe0001\",\"inSubnet\":false,"
+		"\"namespace\":\"kube-system\",\"name\":\"coredns-5d78c9869d-x2x4q\","
+		"\"future\":{\"x\":1}}"
+		"]}",
+		"ADDRESS    POD                                   CONTAINER     IFNAME  HOST-IF       NOTE\n"
+		"10.5.3.2   default/web-1                         0123456789ab  eth0    veth1a2b3c4d\n"
+		"10.5.3.3   -                                     ctr-0002      net1    veth0000beef\n"
+		"10.5.3.10  -                                     ctr1          -       -\n"
+		"10.5.7.9   kube-system/coredns-5d78c9869d-x2x4q  fedcba987654  eth0    vethcafe0001  "
+		"outside subnet\n");
+	/* no pods: the header alone */
+	expect_pods("{\"pods\":[]}", "ADDRESS  POD  CONTAINER  IFNAME  HOST-IF  NOTE\n");
+	/* one of the two names: the other is "-" */
+	expect_pods(
+		"{\"pods\":[{\"address\":\"10.5.3.2\",\"containerID\":\"c\",\"ifName\":\"eth0\","
+		"\"hostIf\":\"veth00000001\",\"inSubnet\":true,\"namespace\":\"default\"},"
+		"{\"address\":\"10.5.3.4\",\"containerID\":\"d\",\"ifName\":\"eth0\","
+		"\"hostIf\":\"veth00000002\",\"inSubnet\":true,\"name\":\"db\",\"namespace\":\"\"}]}",
+		"ADDRESS   POD        CONTAINER  IFNAME  HOST-IF       NOTE\n"
+		"10.5.3.2  default/-  c          eth0    veth00000001\n"
+		"10.5.3.4  -/db       d          eth0    veth00000002\n");
+}
+
+static void test_pods_hostile(void **state)
+{
+	/* entries of the wrong type are rows of "-"; strings are escaped, the
+	 * container id cut before escaping (12 bytes, then \xNN each) */
+	expect_pods(
+		"{\"pods\":[7,null,"
+		"{\"address\":\"\\u001b[31m10.5.3.2\",\"containerID\":\"\\u001b]0;pwned\\u0007xyzxyz\","
+		"\"ifName\":3,\"hostIf\":[],\"inSubnet\":\"no\",\"namespace\":\"a\\nb\","
+		"\"name\":{}}]}",
+		"ADDRESS           POD       CONTAINER           IFNAME  HOST-IF  NOTE\n"
+		"-                 -         -                   -       -        -\n"
+		"-                 -         -                   -       -        -\n"
+		"\\x1b[31m10.5.3.2  a\\x0ab/-  \\x1b]0;pwned\\x07xy  -       -        -\n");
+
+	{
+		static const char *const bad[] = {
+			"{}", "{\"pods\":{}}", "{\"pods\":null}", "{\"leases\":[]}", "[]",
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			json_t *v = load(bad[i]);
+			char *text = NULL;
+
+			assert_int_equal(tartan_ctl_render_pods(v, &text), -EBADMSG);
+			assert_null(text);
+			json_decref(v);
+		}
+	}
+}
+
 static void test_render_json(void **state)
 {
 	json_t *v = load("{\"state\":\"caf\\u00e9\",\"peers\":2,\"x\":\"\\u001b\"}");
@@ -308,6 +388,8 @@ int main(void)
 		cmocka_unit_test(test_status_not_an_object),
 		cmocka_unit_test(test_leases_table),
 		cmocka_unit_test(test_leases_hostile),
+		cmocka_unit_test(test_pods_table),
+		cmocka_unit_test(test_pods_hostile),
 		cmocka_unit_test(test_render_json),
 		cmocka_unit_test(test_escape),
 	};

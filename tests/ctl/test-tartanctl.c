@@ -45,6 +45,7 @@ struct ctx {
 	struct tartan_control *ctl;
 	char *status;	    /* the result JSON the handler answers "status" with */
 	const char *leases; /* and "leases" */
+	const char *pods;   /* and "pods" */
 	const char *error;  /* if set, every command is answered with this error */
 	unsigned handled;
 
@@ -87,6 +88,8 @@ static int handler(const char *command, json_t *request, json_t **ret_result, ch
 		json = c->status;
 	else if (strcmp(command, "leases") == 0)
 		json = c->leases;
+	else if (strcmp(command, "pods") == 0)
+		json = c->pods;
 	if (!json) {
 		if (asprintf(ret_error, "unknown command \"%s\"", command) < 0)
 			return -ENOMEM;
@@ -453,6 +456,76 @@ static void test_leases(void **state)
 	      "");
 }
 
+static void test_pods(void **state)
+{
+	struct ctx *c = *state;
+
+	need_root();
+	/* as tartand answers: one pod with its names, one without, one left
+	 * outside the node's subnet by a subnet change */
+	c->pods =
+		"{\"pods\":["
+		"{\"address\":\"10.5.3.2\",\"containerID\":"
+		"\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
+		"\"ifName\":\"eth0\",\"hostIf\":\"veth1a2b3c4d\",\"inSubnet\":true,"
+		"\"namespace\":\"default\",\"name\":\"web-1\"},"
+		"{\"address\":\"10.5.3.3\",\"containerID\":\"ctr-0002\",\"ifName\":\"eth0\","
+		"\"hostIf\":\"veth0000beef\",\"inSubnet\":true},"
+		"{\"address\":\"10.5.9.7\",\"containerID\":\"fedcba9876543210\",\"ifName\":\"eth0\","
+		"\"hostIf\":\"vethcafe0001\",\"inSubnet\":false}]}";
+	check(c, NULL, ARGS("--socket", c->path, "pods"), 0,
+	      "ADDRESS   POD            CONTAINER     IFNAME  HOST-IF       NOTE\n"
+	      "10.5.3.2  default/web-1  0123456789ab  eth0    veth1a2b3c4d\n"
+	      "10.5.3.3  -              ctr-0002      eth0    veth0000beef\n"
+	      "10.5.9.7  -              fedcba987654  eth0    vethcafe0001  outside subnet\n",
+	      "");
+	/* --json: the daemon's object as it is, the whole container id */
+	check(c, c->path, ARGS("pods", "--json"), 0,
+	      "{\n"
+	      "  \"pods\": [\n"
+	      "    {\n"
+	      "      \"address\": \"10.5.3.2\",\n"
+	      "      \"containerID\": "
+	      "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\",\n"
+	      "      \"ifName\": \"eth0\",\n"
+	      "      \"hostIf\": \"veth1a2b3c4d\",\n"
+	      "      \"inSubnet\": true,\n"
+	      "      \"namespace\": \"default\",\n"
+	      "      \"name\": \"web-1\"\n"
+	      "    },\n"
+	      "    {\n"
+	      "      \"address\": \"10.5.3.3\",\n"
+	      "      \"containerID\": \"ctr-0002\",\n"
+	      "      \"ifName\": \"eth0\",\n"
+	      "      \"hostIf\": \"veth0000beef\",\n"
+	      "      \"inSubnet\": true\n"
+	      "    },\n"
+	      "    {\n"
+	      "      \"address\": \"10.5.9.7\",\n"
+	      "      \"containerID\": \"fedcba9876543210\",\n"
+	      "      \"ifName\": \"eth0\",\n"
+	      "      \"hostIf\": \"vethcafe0001\",\n"
+	      "      \"inSubnet\": false\n"
+	      "    }\n"
+	      "  ]\n"
+	      "}\n",
+	      "");
+
+	/* no pod attached: the header alone */
+	c->pods = "{\"pods\":[]}";
+	check(c, NULL, ARGS("--socket", c->path, "pods"), 0,
+	      "ADDRESS  POD  CONTAINER  IFNAME  HOST-IF  NOTE\n", "");
+	/* a result without the pods array is a malformed answer, but not for --json */
+	c->pods = "{\"leases\":[]}";
+	check(c, NULL, ARGS("--socket", c->path, "pods"), 1, "",
+	      "tartanctl: pods: malformed answer from tartand\n");
+	check(c, NULL, ARGS("--socket", c->path, "--json", "pods"), 0, "{\n  \"leases\": []\n}\n",
+	      "");
+	check(c, NULL, ARGS("--socket", c->path, "pods", "extra"), 2, "",
+	      "tartanctl: pods: unexpected argument \"extra\"\nTry 'tartanctl --help'.\n");
+	assert_int_equal(c->handled, 5);
+}
+
 static void test_daemon_error(void **state)
 {
 	struct ctx *c = *state;
@@ -463,6 +536,8 @@ static void test_daemon_error(void **state)
 	      "tartanctl: status: no lease yet: waiting for the network config \\x1b[2J\n");
 	check(c, NULL, ARGS("--socket", c->path, "--json", "leases"), 1, "",
 	      "tartanctl: leases: no lease yet: waiting for the network config \\x1b[2J\n");
+	check(c, NULL, ARGS("--socket", c->path, "pods"), 1, "",
+	      "tartanctl: pods: no lease yet: waiting for the network config \\x1b[2J\n");
 }
 
 static void test_not_root(void **state)
@@ -595,6 +670,11 @@ static void test_usage(void **state)
 	run_ctl(c, &r, NULL, ARGS("--help"));
 	assert_int_equal(r.status, 0);
 	assert_true(strncmp(r.out, usage, strlen(usage)) == 0);
+	/* every command is listed */
+	assert_non_null(strstr(r.out, "\n  status    "));
+	assert_non_null(strstr(r.out, "\n  leases    "));
+	assert_non_null(strstr(r.out, "\n  pods      "));
+	assert_non_null(strstr(r.out, "\n  version   "));
 	assert_string_equal(r.err, "");
 	run_free(&r);
 }
@@ -616,6 +696,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_status_text, setup_server, teardown),
 		cmocka_unit_test_setup_teardown(test_status_json, setup_server, teardown),
 		cmocka_unit_test_setup_teardown(test_leases, setup_server, teardown),
+		cmocka_unit_test_setup_teardown(test_pods, setup_server, teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_error, setup_server, teardown),
 		cmocka_unit_test_setup_teardown(test_not_root, setup_server, teardown),
 		cmocka_unit_test_setup_teardown(test_not_reachable, setup, teardown),

@@ -111,6 +111,12 @@ check_node()
 	link=$(netns_exec "$n" ip -o link show dev cni0 2>&1 || true)
 	tap_like "$link" '<([A-Z_-]+,)*UP[,>]' "$what: cni0 is up" || true
 	tap_is "$(link_mtu "$n" cni0 2>&1)" "${mtu[$n]}" "$what: cni0's MTU is eth0's, ${mtu[$n]}" || true
+	# its own MAC, 0a:58 and the gateway address (the bridge plugin's form), not a port's
+	local gw=${want%/*} a b c d
+	IFS=. read -r a b c d <<<"$gw"
+	tap_is "$(netns_exec "$n" cat /sys/class/net/cni0/address 2>&1)" \
+		"$(printf '0a:58:%02x:%02x:%02x:%02x' "$a" "$b" "$c" "$d")" \
+		"$what: cni0's MAC is 0a:58 and its gateway address $gw" || true
 	if wait_until 10 routes_ok "$n"; then
 		tap_ok "$what: ip route show proto 84 lists exactly its peers ($(want_routes "$n" |
 			paste -sd ';'))"

@@ -150,8 +150,8 @@ static void test_bridge_ensure_idempotent_with_mtu(void **state)
 	int a = 0, b = 0, dummy;
 	json_t *j;
 
-	assert_int_equal(tartan_nl_bridge_ensure(nl, "tbr0", 1400, &a), 0);
-	assert_int_equal(tartan_nl_bridge_ensure(nl, "tbr0", 1400, &b), 0);
+	assert_int_equal(tartan_nl_bridge_ensure(nl, "tbr0", 1400, NULL, &a), 0);
+	assert_int_equal(tartan_nl_bridge_ensure(nl, "tbr0", 1400, NULL, &b), 0);
 	assert_int_equal(a, b);
 	j = link_json("tbr0");
 	assert_non_null(j);
@@ -163,7 +163,7 @@ static void test_bridge_ensure_idempotent_with_mtu(void **state)
 
 	/* a changed MTU is applied to the existing bridge, a link set down is set up again */
 	free(run("ip link set tbr0 down"));
-	assert_int_equal(tartan_nl_bridge_ensure(nl, "tbr0", 1300, &b), 0);
+	assert_int_equal(tartan_nl_bridge_ensure(nl, "tbr0", 1300, NULL, &b), 0);
 	assert_int_equal(a, b);
 	j = link_json("tbr0");
 	assert_non_null(j);
@@ -172,7 +172,7 @@ static void test_bridge_ensure_idempotent_with_mtu(void **state)
 	json_decref(j);
 
 	/* a link of that name that is not a bridge is not taken over */
-	assert_int_equal(tartan_nl_bridge_ensure(nl, "eth0", 1300, &dummy), -EEXIST);
+	assert_int_equal(tartan_nl_bridge_ensure(nl, "eth0", 1300, NULL, &dummy), -EEXIST);
 
 	assert_int_equal(tartan_nl_link_delete(nl, "tbr0"), 0);
 	assert_int_equal(tartan_nl_link_index(nl, "tbr0", &dummy), -ENODEV);
@@ -194,7 +194,7 @@ static void test_addresses(void **state)
 	int br;
 	char *out;
 
-	assert_int_equal(tartan_nl_bridge_ensure(nl, "tbr1", 0, &br), 0);
+	assert_int_equal(tartan_nl_bridge_ensure(nl, "tbr1", 0, NULL, &br), 0);
 	assert_int_equal(tartan_nl_addr_list(nl, br, &l, &n), 0);
 	assert_int_equal(n, 0);
 	assert_null(l);
@@ -1011,7 +1011,7 @@ static void test_veth_peer_in_other_netns(void **state)
 	expect_contains("peer in the other namespace", out, "\"mtu\":1400", true);
 	free(out);
 
-	assert_int_equal(tartan_nl_bridge_ensure(nl, "tbr2", 0, &br), 0);
+	assert_int_equal(tartan_nl_bridge_ensure(nl, "tbr2", 0, NULL, &br), 0);
 	assert_int_equal(tartan_nl_link_set_master(nl, host, br), 0);
 	assert_int_equal(tartan_nl_link_set_up(nl, host), 0);
 	j = link_json("vh0");
