@@ -42,6 +42,11 @@ struct tartan_ipam {
 	uint32_t first, last;
 	unsigned lock_timeout_ms;
 	unsigned temp_removed;
+	/* allocate()'s last reading of the directory (see scan_cached) */
+	struct tartan_ipam_entry *cache;
+	size_t n_cache;
+	bool cache_valid;
+	struct timespec cache_mtime, cache_ctime;
 };
 
 /* everything the directory held when it was read, under the lock */
@@ -173,7 +178,7 @@ static uint64_t now_msec(void)
  * LOCK_NB: a blocking flock would hang the daemon's loop for as long as some
  * other process holds the lock. host-local holds it for a few milliseconds.
  */
-static int lock_take(struct tartan_ipam *ipam)
+static int lock_take_keep_cache(struct tartan_ipam *ipam)
 {
 	uint64_t deadline = now_msec() + ipam->lock_timeout_ms;
 	long step_ns = 1000000;
@@ -194,6 +199,14 @@ static int lock_take(struct tartan_ipam *ipam)
 		if (step_ns < 50000000)
 			step_ns *= 2;
 	}
+}
+
+/* Every call but allocate() may change the directory within allocate()'s clock tick (a
+ * release, then an ADD of the same attachment): it drops allocate()'s cache. */
+static int lock_take(struct tartan_ipam *ipam)
+{
+	ipam->cache_valid = false;
+	return lock_take_keep_cache(ipam);
 }
 
 static void lock_drop(struct tartan_ipam *ipam)
@@ -625,6 +638,107 @@ static void last_reserved_write(const struct tartan_ipam *ipam, uint32_t addr)
 	free(path);
 }
 
+/*
+ * Reading every address file costs an open and a read per held address, on every ADD: with
+ * 200 pods that is most of an ADD. So allocate() keeps its last reading, with the
+ * directory's mtime and ctime after its own changes, and reads again only when they moved
+ * (host-local or a person changed something; tartan's other calls drop the cache). A change
+ * by another process within the same clock tick as ours can go unseen: a release then only
+ * leaves an address skipped until the next change, and an allocation is still never taken
+ * twice, since linkat() refuses a name that exists (take_next goes on to the next one). A
+ * repeated ADD of the same attachment is always found: only tartan writes its attachments.
+ */
+static void cache_stamp(struct tartan_ipam *ipam)
+{
+	struct stat st;
+
+	ipam->cache_valid = fstat(ipam->dfd, &st) == 0;
+	ipam->cache_mtime = st.st_mtim;
+	ipam->cache_ctime = st.st_ctim;
+}
+
+static bool ts_equal(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* A copy of the cached reading in *s (the callers change and free theirs), or a new one. */
+static int scan_cached(struct tartan_ipam *ipam, struct scan *s)
+{
+	struct stat st;
+	int r;
+
+	*s = (struct scan){ 0 };
+	if (ipam->cache_valid && fstat(ipam->dfd, &st) == 0 &&
+	    ts_equal(&st.st_mtim, &ipam->cache_mtime) && ts_equal(&st.st_ctim, &ipam->cache_ctime)) {
+		for (size_t i = 0; i < ipam->n_cache; i++) {
+			struct tartan_ipam_entry e = ipam->cache[i];
+
+			e.id = e.id ? strdup(e.id) : NULL;
+			e.ifname = e.ifname ? strdup(e.ifname) : NULL;
+			if ((ipam->cache[i].id && !e.id) || (ipam->cache[i].ifname && !e.ifname) ||
+			    scan_push(s, &e) < 0) {
+				free(e.id);
+				free(e.ifname);
+				scan_done(s);
+				return -ENOMEM;
+			}
+		}
+		return 0;
+	}
+	ipam->cache_valid = false;
+	r = scan_dir(ipam, s);
+	if (r < 0)
+		return r;
+	/* the cache takes a copy of its own: the caller's reading goes with the call */
+	tartan_ipam_entries_free(ipam->cache, ipam->n_cache);
+	ipam->cache = NULL;
+	ipam->n_cache = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		struct tartan_ipam_entry e = s->e[i];
+		struct scan c = { .e = ipam->cache, .n = ipam->n_cache, .cap = ipam->n_cache };
+
+		e.id = e.id ? strdup(e.id) : NULL;
+		e.ifname = e.ifname ? strdup(e.ifname) : NULL;
+		if ((s->e[i].id && !e.id) || (s->e[i].ifname && !e.ifname) || scan_push(&c, &e) < 0) {
+			free(e.id);
+			free(e.ifname);
+			return 0; /* no cache then: the next call reads again */
+		}
+		ipam->cache = c.e;
+		ipam->n_cache = c.n;
+	}
+	cache_stamp(ipam);
+	return 0;
+}
+
+/* Our own allocation, into the cache (kept ordered by address). */
+static void cache_add(struct tartan_ipam *ipam, uint32_t addr, const char *id, const char *ifname)
+{
+	struct tartan_ipam_entry e = { .addr = addr, .state = TARTAN_IPAM_HELD };
+	struct tartan_ipam_entry *ne;
+	size_t i;
+
+	if (!ipam->cache_valid)
+		return;
+	e.id = strdup(id);
+	e.ifname = strdup(ifname);
+	ne = realloc(ipam->cache, (ipam->n_cache + 1) * sizeof(*ne));
+	if (!e.id || !e.ifname || !ne) {
+		free(e.id);
+		free(e.ifname);
+		if (ne)
+			ipam->cache = ne;
+		ipam->cache_valid = false;
+		return;
+	}
+	ipam->cache = ne;
+	for (i = ipam->n_cache; i > 0 && ne[i - 1].addr > addr; i--)
+		ne[i] = ne[i - 1];
+	ne[i] = e;
+	ipam->n_cache++;
+}
+
 int tartan_ipam_allocate(struct tartan_ipam *ipam, const char *id, const char *ifname,
 			 uint32_t *ret_addr)
 {
@@ -638,12 +752,12 @@ int tartan_ipam_allocate(struct tartan_ipam *ipam, const char *id, const char *i
 	len = asprintf(&content, "%s" LINE_BREAK "%s", id, ifname);
 	if (len < 0)
 		return -ENOMEM;
-	r = lock_take(ipam);
+	r = lock_take_keep_cache(ipam);
 	if (r < 0) {
 		free(content);
 		return r;
 	}
-	r = scan_dir(ipam, &s);
+	r = scan_cached(ipam, &s);
 	if (r < 0)
 		goto out;
 	/* host-local refuses a second ADD ("duplicate allocation is not
@@ -656,6 +770,7 @@ int tartan_ipam_allocate(struct tartan_ipam *ipam, const char *id, const char *i
 	r = take_next(ipam, &s, content, (size_t)len, &addr);
 	if (r < 0)
 		goto out;
+	cache_add(ipam, addr, id, ifname);
 	/* the link and the temp file's unlink, durable before we answer */
 	r = dir_sync(ipam);
 	if (r < 0) {
@@ -666,8 +781,11 @@ int tartan_ipam_allocate(struct tartan_ipam *ipam, const char *id, const char *i
 		goto out;
 	}
 	last_reserved_write(ipam, addr);
+	cache_stamp(ipam);
 	r = 0;
 out:
+	if (r < 0)
+		ipam->cache_valid = false;
 	lock_drop(ipam);
 	scan_done(&s);
 	free(content);
@@ -950,6 +1068,7 @@ void tartan_ipam_free(struct tartan_ipam *ipam)
 		close(ipam->lock_fd);
 	if (ipam->dfd >= 0)
 		close(ipam->dfd);
+	tartan_ipam_entries_free(ipam->cache, ipam->n_cache);
 	free(ipam->dir);
 	free(ipam);
 }

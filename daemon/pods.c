@@ -187,12 +187,18 @@ static char *cni_arg(const char *args, const char *key)
 static int meta_path(const struct tartan_pods *p, const char *id, const char *ifname,
 		     char **ret)
 {
-	char host[IF_NAMESIZE];
+	uint64_t h = 14695981039346656037ull;
+	const char *c;
 
-	/* named by the host interface: ids are long and may hold any printable byte; the
-	 * file says whose it is, and is read back only when that matches */
-	host_ifname(id, ifname, host);
-	return asprintf(ret, "%s/%s.json", p->meta_dir, host) < 0 ? -ENOMEM : 0;
+	/* named by a 64-bit FNV-1a of "id/ifname": ids are long and may hold any printable
+	 * byte; the file says whose it is, and is read back only when that matches */
+	for (c = id; *c; c++)
+		h = (h ^ (uint8_t)*c) * 1099511628211ull;
+	h = (h ^ '/') * 1099511628211ull;
+	for (c = ifname; *c; c++)
+		h = (h ^ (uint8_t)*c) * 1099511628211ull;
+	return asprintf(ret, "%s/%016llx.json", p->meta_dir, (unsigned long long)h) < 0 ? -ENOMEM :
+													0;
 }
 
 /*
@@ -353,9 +359,13 @@ static json_t *pod_add(struct tartan_pods *p, const struct cni_request *r)
 		return cni_error(TARTAN_CNI_ERR_TRY_AGAIN_LATER, p->bridge,
 				 "the bridge %s is not there yet", p->bridge);
 	}
+	/* the record first: an address tartan gives always has one, even when the daemon dies
+	 * right after the allocation, so a GC after the restart can release it */
+	meta_write(p, r);
 	err = tartan_ipam_allocate(p->ipam, r->id, r->ifname, &addr);
 	if (err < 0) {
 		close(fd);
+		meta_remove(p, r->id, r->ifname);
 		return ipam_error(err, p);
 	}
 	host_ifname(r->id, r->ifname, host);
@@ -401,7 +411,6 @@ static json_t *pod_add(struct tartan_pods *p, const struct cni_request *r)
 		"interface", 1, "routes", "dst", "0.0.0.0/0", "gw", gw, "dns"));
 	tartan_nl_free(pod);
 	close(fd);
-	meta_write(p, r);
 	return answer;
 
 undo_link:
@@ -413,6 +422,8 @@ undo_address:
 		tartan_log_errno(TARTAN_LOG_WARNING, -err,
 				 "failed ADD of %s (%s): its address stays held until DEL or GC: %m",
 				 r->id, r->ifname);
+	else
+		meta_remove(p, r->id, r->ifname);
 	close(fd);
 	return answer;
 }
