@@ -19,17 +19,12 @@
  * (try again later), which runtimes retry.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +32,7 @@
 
 #include "cni/request.h"
 #include "cni/result.h"
+#include "ctl/client.h"
 
 #ifndef TARTAN_VERSION
 #error "TARTAN_VERSION comes from the root meson.build"
@@ -52,23 +48,6 @@ extern char **environ;
 /* the first sleep between two tries to reach the daemon, and the longest */
 #define WAIT_STEP_MIN 0.01
 #define WAIT_STEP_MAX 0.2
-
-static double now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* milliseconds left until deadline, at least 0, rounded up so that poll()
- * does not wake just before it */
-static int ms_left(double deadline)
-{
-	double left = deadline - now_mono();
-
-	return left <= 0 ? 0 : (int)(left * 1000) + 1;
-}
 
 static void sleep_s(double s)
 {
@@ -173,35 +152,6 @@ static int read_stdin(char **ret_data, size_t *ret_len)
 	return 0;
 }
 
-/* one try: 0 and a connected, non-blocking socket, or -errno */
-static int try_connect(const char *path, double timeout, int *ret_fd)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	/* a unix connect() blocks only while the daemon's backlog is full, for
-	 * as long as SO_SNDTIMEO says; it then fails with EAGAIN */
-	struct timeval tv = {
-		.tv_sec = (time_t)timeout,
-		.tv_usec = (suseconds_t)((timeout - (double)(time_t)timeout) * 1e6),
-	};
-	int fd, r;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
-	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	*ret_fd = fd;
-	return 0;
-}
-
 /* the daemon is not there yet, or busy: worth another try */
 static bool transient(int r)
 {
@@ -211,17 +161,17 @@ static bool transient(int r)
 /* connects, waiting up to wait seconds for a daemon that is not up yet */
 static int daemon_connect(const char *path, double wait, double timeout, int *ret_fd)
 {
-	double deadline = now_mono() + wait, step = WAIT_STEP_MIN;
+	double deadline = tartan_client_now() + wait, step = WAIT_STEP_MIN;
 	bool said = false;
 	int r;
 
 	for (;;) {
 		double left;
 
-		r = try_connect(path, timeout, ret_fd);
+		r = tartan_client_connect(path, timeout, ret_fd);
 		if (r >= 0 || !transient(r))
 			return r;
-		left = deadline - now_mono();
+		left = deadline - tartan_client_now();
 		if (left <= 0)
 			return r;
 		if (!said) {
@@ -232,100 +182,6 @@ static int daemon_connect(const char *path, double wait, double timeout, int *re
 		sleep_s(step < left ? step : left);
 		step = step * 2 < WAIT_STEP_MAX ? step * 2 : WAIT_STEP_MAX;
 	}
-}
-
-static int wait_for(int fd, short events, double deadline)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-	int n;
-
-	do
-		n = poll(&p, 1, ms_left(deadline));
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	return n == 0 ? -ETIMEDOUT : 0;
-}
-
-static int send_all(int fd, const char *data, size_t len, double deadline)
-{
-	while (len > 0) {
-		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-		int r;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			r = wait_for(fd, POLLOUT, deadline);
-			if (r < 0)
-				return r;
-			continue;
-		}
-		if (n < 0)
-			return -errno;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* one line, '\n' included, of at most TARTAN_CNI_ANSWER_MAX bytes */
-static int recv_line(int fd, double deadline, char **ret_line, size_t *ret_len)
-{
-	size_t len = 0, cap = 0;
-	char *buf = NULL, *nl;
-	int r;
-
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			size_t ncap = cap ? cap * 2 : 16384;
-			char *nbuf;
-
-			if (cap >= TARTAN_CNI_ANSWER_MAX + 2) {
-				r = -EMSGSIZE;
-				goto out;
-			}
-			if (ncap > TARTAN_CNI_ANSWER_MAX + 2)
-				ncap = TARTAN_CNI_ANSWER_MAX + 2;
-			nbuf = realloc(buf, ncap);
-			if (!nbuf) {
-				r = -ENOMEM;
-				goto out;
-			}
-			buf = nbuf;
-			cap = ncap;
-		}
-		n = recv(fd, buf + len, cap - len, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			r = wait_for(fd, POLLIN, deadline);
-			if (r < 0)
-				goto out;
-			continue;
-		}
-		if (n < 0) {
-			r = -errno;
-			goto out;
-		}
-		if (n == 0) {
-			r = -ECONNRESET; /* the daemon hung up before a whole line */
-			goto out;
-		}
-		/* only the new bytes can hold the first '\n' */
-		nl = memchr(buf + len, '\n', (size_t)n);
-		len += (size_t)n;
-		if (nl) {
-			*ret_len = (size_t)(nl - buf) + 1;
-			*ret_line = buf;
-			return 0;
-		}
-	}
-out:
-	free(buf);
-	return r;
 }
 
 /* sends the request, prints the answer; returns the exit status */
@@ -355,13 +211,14 @@ static int forward(const struct tartan_cni_request *req)
 		return fail(version, TARTAN_CNI_ERR_TRY_AGAIN_LATER, strerror(-r),
 			    "cannot connect to tartand at %s", sock);
 
-	deadline = now_mono() + timeout;
-	r = send_all(fd, line, len, deadline);
+	deadline = tartan_client_now() + timeout;
+	r = tartan_client_send_all(fd, line, len, deadline);
 	/* a daemon that refuses us (not root, too many clients) writes one error
 	 * line and hangs up, maybe before our request went out: that line, if
 	 * there is one, says more than EPIPE */
 	if (r >= 0 || r == -EPIPE || r == -ECONNRESET) {
-		int rr = recv_line(fd, deadline, &answer, &answer_len);
+		int rr = tartan_client_read_line(fd, deadline, TARTAN_CNI_ANSWER_MAX + 2, &answer,
+						 &answer_len);
 
 		if (r >= 0 || rr >= 0)
 			r = rr;

@@ -8,23 +8,19 @@
  * daemon behind it, no answer in time).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "ctl/answer.h"
+#include "ctl/client.h"
 
 #ifndef TARTAN_VERSION
 #error "TARTAN_VERSION comes from the root meson.build"
@@ -72,152 +68,12 @@ static void usage(FILE *f)
 		   "3 tartand not reachable.\n");
 }
 
-static double now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* milliseconds left until deadline, at least 0 */
-static int ms_left(double deadline)
-{
-	double left = deadline - now_mono();
-
-	/* rounded up, so that poll() does not wake just before the deadline */
-	return left <= 0 ? 0 : (int)(left * 1000) + 1;
-}
-
-/*
- * Connects within the timeout. A unix connect() waits only when the
- * listen backlog is full, for as long as SO_SNDTIMEO allows; it then fails
- * with EAGAIN, which is reported as ETIMEDOUT.
- */
+/* EAGAIN from connect() means the daemon's backlog stayed full for the whole timeout */
 static int ctl_connect(const char *path, double timeout, int *ret_fd)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = {
-		.tv_sec = (time_t)timeout,
-		.tv_usec = (suseconds_t)((timeout - (double)(time_t)timeout) * 1e6),
-	};
-	int fd, r;
+	int r = tartan_client_connect(path, timeout, ret_fd);
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
-	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = errno == EAGAIN ? -ETIMEDOUT : -errno;
-		close(fd);
-		return r;
-	}
-	/* from here on, poll() keeps the one deadline */
-	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	*ret_fd = fd;
-	return 0;
-}
-
-static int wait_for(int fd, short events, double deadline)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-	int n;
-
-	do
-		n = poll(&p, 1, ms_left(deadline));
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	return n == 0 ? -ETIMEDOUT : 0;
-}
-
-static int send_all(int fd, const char *data, size_t len, double deadline)
-{
-	while (len > 0) {
-		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-		int r;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			r = wait_for(fd, POLLOUT, deadline);
-			if (r < 0)
-				return r;
-			continue;
-		}
-		if (n < 0)
-			return -errno;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* one line, '\n' included, at most TARTAN_CTL_ANSWER_MAX bytes */
-static int read_line(int fd, double deadline, char **ret_line, size_t *ret_len)
-{
-	size_t len = 0, cap = 0;
-	char *buf = NULL;
-	int r;
-
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			size_t ncap = cap ? cap * 2 : 65536;
-			char *nbuf;
-
-			if (cap >= TARTAN_CTL_ANSWER_MAX) {
-				r = -EMSGSIZE;
-				goto out;
-			}
-			if (ncap > TARTAN_CTL_ANSWER_MAX)
-				ncap = TARTAN_CTL_ANSWER_MAX;
-			nbuf = realloc(buf, ncap);
-			if (!nbuf) {
-				r = -ENOMEM;
-				goto out;
-			}
-			buf = nbuf;
-			cap = ncap;
-		}
-		n = recv(fd, buf + len, cap - len, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			r = wait_for(fd, POLLIN, deadline);
-			if (r < 0)
-				goto out;
-			continue;
-		}
-		if (n < 0) {
-			r = -errno;
-			goto out;
-		}
-		if (n == 0) {
-			/* the daemon hung up before a whole line */
-			r = -ECONNRESET;
-			goto out;
-		}
-		/* only the new bytes can hold the first '\n' */
-		if (memchr(buf + len, '\n', (size_t)n)) {
-			len += (size_t)n;
-			*ret_len = (size_t)((char *)memchr(buf, '\n', len) - buf) + 1;
-			*ret_line = buf;
-			return 0;
-		}
-		len += (size_t)n;
-	}
-out:
-	free(buf);
-	return r;
+	return r == -EAGAIN ? -ETIMEDOUT : r;
 }
 
 static int parse_args(int argc, char **argv, struct args *ret)
@@ -330,7 +186,7 @@ static int cmd_version(const struct args *a)
 /* asks the daemon and prints its result; returns the exit status */
 static int cmd_daemon(const struct args *a)
 {
-	double deadline = now_mono() + a->timeout;
+	double deadline = tartan_client_now() + a->timeout;
 	char *request = NULL, *line = NULL, *error = NULL, *text = NULL;
 	json_t *req, *result = NULL;
 	size_t line_len = 0;
@@ -350,14 +206,15 @@ static int cmd_daemon(const struct args *a)
 		status = EXIT_ANSWERED_ERROR;
 		goto out;
 	}
-	r = send_all(fd, request, strlen(request), deadline);
+	r = tartan_client_send_all(fd, request, strlen(request), deadline);
 	if (r >= 0)
-		r = send_all(fd, "\n", 1, deadline);
+		r = tartan_client_send_all(fd, "\n", 1, deadline);
 	/* a daemon that refuses us (not root, too many clients) writes one
 	 * error line and hangs up, maybe before our request went out: that
 	 * line, if there is one, says more than EPIPE */
 	if (r >= 0 || r == -EPIPE || r == -ECONNRESET) {
-		int rr = read_line(fd, deadline, &line, &line_len);
+		int rr = tartan_client_read_line(fd, deadline, TARTAN_CTL_ANSWER_MAX, &line,
+						 &line_len);
 
 		if (r >= 0 || rr >= 0)
 			r = rr;
