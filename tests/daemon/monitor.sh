@@ -32,6 +32,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lib/netns.sh"
 # shellcheck source=tests/lib/tartand.sh
 . "$here/../lib/tartand.sh"
+# shellcheck source=tests/lib/vxlan.sh
+. "$here/../lib/vxlan.sh"
 # shellcheck source=tests/lib/pods.sh
 . "$here/../lib/pods.sh"
 
@@ -54,41 +56,9 @@ vx_nodes=(v1 v2 v3)
 
 tartan_net_setup
 
-vtep_mac()
-{
-	netns_exec "$1" ip -o link show dev flannel.1 | sed -n 's|.* link/ether \([0-9a-f:]*\) .*|\1|p'
-}
-
-has_vtep()
-{
-	[[ -n $(vtep_mac "$1") ]]
-}
-
-# vtep_params NODE: flannel.1's kind, VXLAN parameters, MTU and up flag, on one line
-vtep_params()
-{
-	local out
-	out=$(netns_exec "$1" ip -d -j link show dev flannel.1) || return 1
-	jget "$out" '(lambda l, i: "%s id=%s local=%s link=%s port=%s learning=%s mtu=%s up=%s" % (
-		l["linkinfo"]["info_kind"], i.get("id"), i.get("local"), i.get("link"), i.get("port"),
-		i.get("learning"), l.get("mtu"), "UP" in l.get("flags", [])))(
-		d[0], d[0]["linkinfo"].get("info_data", {}))'
-}
-
 want_params()
 {
 	printf 'vxlan id=1 local=%s link=eth0 port=8472 learning=False mtu=1450 up=True\n' "${ip[$1]}"
-}
-
-# addrs NODE DEV: the IPv4 addresses of DEV in NODE, sorted
-addrs()
-{
-	netns_exec "$1" ip -4 -o addr show dev "$2" | awk '{ print $4 }' | sort
-}
-
-addrs_are()
-{
-	[[ $(addrs "$1" "$2" 2>/dev/null) == "$3" ]]
 }
 
 # have_entries NODE: tartan's routes in NODE and, for a vxlan node, flannel.1's neigh and
