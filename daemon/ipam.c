@@ -214,25 +214,6 @@ static void lock_drop(struct tartan_ipam *ipam)
 	(void)flock(ipam->lock_fd, LOCK_UN);
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Reads a small file in the store: at most max bytes, -EFBIG beyond. The
  * opened file must be a regular one (a FIFO must not hang us: O_NONBLOCK;
  * a symlink is not followed: -ELOOP). */
@@ -538,7 +519,7 @@ static int temp_create(const struct tartan_ipam *ipam, const char *content, size
 		if (errno != EEXIST || attempt >= 16)
 			return -errno;
 	}
-	r = write_all(fd, content, len);
+	r = tartan_file_write_all(fd, content, len);
 	/* fchmod: the exact mode, whatever the umask; fsync: the content must be
 	 * on disk before the name that makes it count is */
 	if (r == 0 && (fchmod(fd, ADDR_FILE_MODE) < 0 || fsync(fd) < 0))

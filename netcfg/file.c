@@ -101,7 +101,7 @@ out:
 	return same;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+int tartan_file_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 
@@ -213,7 +213,7 @@ static int write_atomic(const char *path, const void *data, size_t len, mode_t m
 	}
 	tmp_exists = true;
 
-	r = write_all(fd, data, len);
+	r = tartan_file_write_all(fd, data, len);
 	if (r < 0)
 		goto out;
 	/* fchmod ignores the umask, which openat's mode did not */

@@ -64,3 +64,6 @@ _tartan_wur_ int tartan_file_read(const char *path, size_t max, char **ret, size
  * ordinary files. -ENOENT when it does not exist; a short write is -EIO.
  */
 _tartan_wur_ int tartan_file_write_in_place(const char *path, const void *data, size_t len);
+
+/* All len bytes to fd, through short writes and EINTR; -errno, -EIO for a write of 0. */
+_tartan_wur_ int tartan_file_write_all(int fd, const void *data, size_t len);
