@@ -16,7 +16,9 @@
 
 #include "daemon/control.h"
 #include "daemon/dataplane.h"
+#include "daemon/http.h"
 #include "daemon/log.h"
+#include "daemon/notify.h"
 #include "daemon/options.h"
 #include "daemon/pods.h"
 #include "etcd/client.h"
@@ -39,7 +41,9 @@ struct daemon {
 	struct tartan_control *control;
 	struct tartan_dataplane *dataplane;
 	struct tartan_pods *pods;
+	struct tartan_http *http;
 	bool confs_written;
+	bool notified_ready; /* READY=1 sent to systemd */
 	struct tartan_flannel_backend backend;
 	bool backend_ok;
 	unsigned mtu;
@@ -119,6 +123,39 @@ static void write_subnet_file(struct daemon *d)
 		tartan_log_info("wrote %s", d->opts->subnet_file);
 }
 
+/* Ready (for /readyz and systemd) once the lease is held and the files the runtimes read
+ * are written: NULL, else why not. */
+static const char *daemon_not_ready(void *userdata)
+{
+	struct daemon *d = userdata;
+
+	if (!d->registry || !tartan_flannel_registry_lease(d->registry, NULL, NULL))
+		return "no subnet lease yet";
+	if (!d->subnet_file_written)
+		return "subnet file not written yet";
+	if (!d->confs_written)
+		return "CNI confs not written yet";
+	return NULL;
+}
+
+static void notify(const char *state)
+{
+	int err = tartan_notify(state);
+
+	if (err < 0)
+		tartan_log_errno(TARTAN_LOG_WARNING, -err,
+				 "NOTIFY_SOCKET: sending %s: %m, ignoring", state);
+}
+
+/* systemd's Type=notify: READY=1 once, when readiness is first reached */
+static void notify_if_ready(struct daemon *d)
+{
+	if (d->notified_ready || daemon_not_ready(d))
+		return;
+	d->notified_ready = true;
+	notify("READY=1");
+}
+
 /* host-local's directory for the rkt conf, shared with the pods' IPAM store (pods.h) */
 static int ipam_data_dir(const struct daemon *d, char **ret)
 {
@@ -176,6 +213,7 @@ static void write_cni_confs(struct daemon *d)
 				  &in);
 	d->confs_written = err >= 0;
 	free(data_dir);
+	notify_if_ready(d);
 }
 
 static bool on_config_ready(struct tartan_flannel_registry *reg,
@@ -405,6 +443,10 @@ static int control_handler(const char *command, json_t *request, json_t **ret_re
 		err = control_status(d, r);
 	} else if (strcmp(command, "leases") == 0) {
 		err = control_leases(d, r);
+	} else if (strcmp(command, "routes") == 0) {
+		json_decref(r);
+		r = NULL;
+		err = tartan_dataplane_routes_json(d->dataplane, &r);
 	} else if (strcmp(command, "cni") == 0 || strcmp(command, "pods") == 0) {
 		json_decref(r);
 		r = NULL;
@@ -600,6 +642,37 @@ static void stop_control(struct daemon *d)
 	d->control = NULL;
 }
 
+static int start_http(struct daemon *d)
+{
+	const struct tartan_http_sources src = {
+		.registry = d->registry,
+		.dataplane = d->dataplane,
+		.etcd = d->etcd,
+		.pods = d->pods,
+		.not_ready = daemon_not_ready,
+		.userdata = d,
+	};
+	char ip[TARTAN_IP4_ADDR_STRLEN];
+	int err;
+
+	if (!d->opts->healthz_port) /* flanneld's default: no health server */
+		return 0;
+	tartan_ip4_addr_format(ntohl(d->opts->healthz_ip.s_addr), ip);
+	err = tartan_http_new(d->loop, d->opts->healthz_ip, d->opts->healthz_port, &src, &d->http);
+	if (err < 0)
+		return tartan_log_errno(TARTAN_LOG_ERROR, -err, "HTTP on %s:%u: %m", ip,
+					d->opts->healthz_port);
+	tartan_log_info("serving /healthz, /readyz and /metrics on %s:%u", ip,
+			d->opts->healthz_port);
+	return 0;
+}
+
+static void stop_http(struct daemon *d)
+{
+	tartan_http_free(d->http);
+	d->http = NULL;
+}
+
 static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct daemon *d = w->data;
@@ -613,6 +686,7 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	}
 	tartan_log_info("%s: stopping (the lease stays in etcd)",
 			w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	notify("STOPPING=1");
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -648,6 +722,7 @@ static const struct subsystem {
 	{ "dataplane", start_dataplane, stop_dataplane },
 	{ "pods", start_pods, stop_pods },
 	{ "control", start_control, stop_control },
+	{ "http", start_http, stop_http },
 	/* clang-format on */
 };
 

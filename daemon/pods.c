@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cni/result.h"
@@ -25,6 +26,20 @@ struct tartan_pods {
 	struct tartan_ip4_net subnet;
 	uint32_t gateway;
 	unsigned mtu;
+	struct tartan_pods_stats stats;
+};
+
+const char *const tartan_pods_command_names[TARTAN_PODS_N_CMDS] = {
+	[TARTAN_PODS_CMD_ADD] = "ADD",
+	[TARTAN_PODS_CMD_DEL] = "DEL",
+	[TARTAN_PODS_CMD_CHECK] = "CHECK",
+	[TARTAN_PODS_CMD_GC] = "GC",
+	[TARTAN_PODS_CMD_STATUS] = "STATUS",
+	[TARTAN_PODS_CMD_OTHER] = "other",
+};
+
+const double tartan_pods_latency_bounds[TARTAN_PODS_N_BUCKETS] = {
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 };
 
 /* One request, read once. Strings point into the request object. */
@@ -622,6 +637,27 @@ static const char *str(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
+static void count_request(struct tartan_pods *p, const char *command, bool error,
+			  const struct timespec *t0)
+{
+	struct tartan_pods_stats *st = &p->stats;
+	struct timespec t1;
+	double s;
+	size_t c = TARTAN_PODS_CMD_OTHER, b;
+
+	for (size_t i = 0; i < TARTAN_PODS_CMD_OTHER && command; i++)
+		if (strcmp(command, tartan_pods_command_names[i]) == 0)
+			c = i;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	s = (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+	for (b = 0; b < TARTAN_PODS_N_BUCKETS && s > tartan_pods_latency_bounds[b]; b++)
+		;
+	st->requests[c][error]++;
+	st->latency_buckets[c][b]++;
+	st->latency_sum[c] += s;
+	st->latency_count[c]++;
+}
+
 int tartan_pods_handle(struct tartan_pods *p, json_t *request, json_t **ret_answer)
 {
 	struct cni_request r = {
@@ -633,7 +669,9 @@ int tartan_pods_handle(struct tartan_pods *p, json_t *request, json_t **ret_answ
 		.config = json_object_get(request, "config"),
 	};
 	json_t *answer;
+	struct timespec t0;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (!r.command) {
 		answer = cni_error(TARTAN_CNI_ERR_INVALID_ENV, NULL, "no CNI command");
 	} else if (strcmp(r.command, "STATUS") == 0) {
@@ -657,8 +695,41 @@ int tartan_pods_handle(struct tartan_pods *p, json_t *request, json_t **ret_answ
 	}
 	if (!answer)
 		return -ENOMEM;
+	count_request(p, r.command, json_object_get(answer, "error") != NULL, &t0);
 	*ret_answer = answer;
 	return 0;
+}
+
+const struct tartan_pods_stats *tartan_pods_stats(const struct tartan_pods *p)
+{
+	return &p->stats;
+}
+
+bool tartan_pods_addresses(struct tartan_pods *p, size_t *ret_in_use, size_t *ret_free)
+{
+	struct tartan_ipam_entry *e = NULL;
+	size_t n = 0, held = 0, taken = 0, hosts;
+	uint32_t net, bcast;
+
+	if (!p->ipam || p->subnet.len > 30 || tartan_ipam_list(p->ipam, &e, &n) < 0)
+		return false;
+	net = tartan_ip4_net_first_host(&p->subnet) - 1;
+	bcast = tartan_ip4_net_last(&p->subnet);
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].state == TARTAN_IPAM_HELD)
+			held++;
+		/* an unreadable file blocks its address too, when it is one to hand out */
+		if (e[i].state != TARTAN_IPAM_OUTSIDE &&
+		    tartan_ip4_net_contains(&p->subnet, e[i].addr) && e[i].addr != net &&
+		    e[i].addr != bcast && e[i].addr != p->gateway)
+			taken++;
+	}
+	tartan_ipam_entries_free(e, n);
+	/* less the network, broadcast and gateway addresses */
+	hosts = ((size_t)1 << (32 - p->subnet.len)) - 3;
+	*ret_in_use = held;
+	*ret_free = taken < hosts ? hosts - taken : 0;
+	return true;
 }
 
 int tartan_pods_list(struct tartan_pods *p, json_t **ret)

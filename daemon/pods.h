@@ -27,6 +27,8 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "netcfg/ip4.h"
@@ -70,3 +72,41 @@ _tartan_wur_ int tartan_pods_handle(struct tartan_pods *p, json_t *request, json
  * for tartanctl pods; namespace and name from CNI_ARGS (K8S_POD_NAMESPACE,
  * K8S_POD_NAME) when the runtime gave them */
 _tartan_wur_ int tartan_pods_list(struct tartan_pods *p, json_t **ret);
+
+/* ---- counters for /metrics (daemon/http.h) ---- */
+
+/* the commands counted; anything else (no command, an unknown one) is OTHER */
+enum tartan_pods_command {
+	TARTAN_PODS_CMD_ADD,
+	TARTAN_PODS_CMD_DEL,
+	TARTAN_PODS_CMD_CHECK,
+	TARTAN_PODS_CMD_GC,
+	TARTAN_PODS_CMD_STATUS,
+	TARTAN_PODS_CMD_OTHER,
+	TARTAN_PODS_N_CMDS
+};
+
+/* the names of the commands, as the runtime sends them ("other" for OTHER) */
+extern const char *const tartan_pods_command_names[TARTAN_PODS_N_CMDS];
+
+/* upper bounds (seconds) of the latency histogram's buckets; +Inf is implied */
+#define TARTAN_PODS_N_BUCKETS 12
+extern const double tartan_pods_latency_bounds[TARTAN_PODS_N_BUCKETS];
+
+struct tartan_pods_stats {
+	/* answers by command: [cmd][0] a result, [cmd][1] an error */
+	uint64_t requests[TARTAN_PODS_N_CMDS][2];
+	/* the time tartan_pods_handle() took: per bucket (not cumulative; the last one is
+	 * +Inf), sum in seconds, count */
+	uint64_t latency_buckets[TARTAN_PODS_N_CMDS][TARTAN_PODS_N_BUCKETS + 1];
+	double latency_sum[TARTAN_PODS_N_CMDS];
+	uint64_t latency_count[TARTAN_PODS_N_CMDS];
+};
+
+const struct tartan_pods_stats *tartan_pods_stats(const struct tartan_pods *p);
+
+/* The node's subnet's pod addresses: *ret_in_use held by an attachment, *ret_free that could
+ * be handed out now (hosts of the subnet less the gateway, the held ones and unreadable
+ * address files). false (nothing set) until the node has a subnet or when the store cannot
+ * be read. */
+bool tartan_pods_addresses(struct tartan_pods *p, size_t *ret_in_use, size_t *ret_free);
