@@ -449,6 +449,172 @@ int tartan_ctl_render_pods(json_t *result, char **ret_text)
 	return render_list(result, "pods", pod_headers, POD_COLUMNS, pod_row, ret_text);
 }
 
+#define ROUTE_COLUMNS 6
+
+static const char *const route_headers[ROUTE_COLUMNS] = {
+	"DESTINATION", "GATEWAY", "DEV", "ONLINK", "STATE", "KERNEL",
+};
+
+/* "yes", "no", "-" */
+static const char *bool_cell(json_t *v)
+{
+	return json_is_true(v) ? "yes" : json_is_false(v) ? "no" : "-";
+}
+
+/* what the kernel has instead, for a "different" entry: "via 192.0.2.1 dev eth0 onlink" */
+static int kernel_route_cell(json_t *kernel, char **ret)
+{
+	char *gw = NULL, *dev = NULL;
+	int r;
+
+	if (!json_is_object(kernel))
+		return tartan_ctl_escape("", 0, ret);
+	r = string_cell(json_object_get(kernel, "gateway"), &gw);
+	if (r >= 0)
+		r = string_cell(json_object_get(kernel, "dev"), &dev);
+	if (r >= 0 &&
+	    asprintf(ret, "via %s dev %s%s", gw, dev,
+		     json_is_true(json_object_get(kernel, "onlink")) ? " onlink" : "") < 0)
+		r = -ENOMEM;
+	free(gw);
+	free(dev);
+	return r < 0 ? r : 0;
+}
+
+static int route_row(json_t *route, char **cells)
+{
+	int r;
+
+	r = string_cell(json_object_get(route, "dst"), &cells[0]);
+	if (r >= 0)
+		r = string_cell(json_object_get(route, "gateway"), &cells[1]);
+	if (r >= 0)
+		r = string_cell(json_object_get(route, "dev"), &cells[2]);
+	if (r >= 0)
+		r = tartan_ctl_escape(bool_cell(json_object_get(route, "onlink")),
+				      strlen(bool_cell(json_object_get(route, "onlink"))),
+				      &cells[3]);
+	if (r >= 0)
+		r = string_cell(json_object_get(route, "state"), &cells[4]);
+	if (r >= 0)
+		r = kernel_route_cell(json_object_get(route, "kernel"), &cells[5]);
+	return r;
+}
+
+#define NEIGH_COLUMNS 4
+
+static const char *const neigh_headers[NEIGH_COLUMNS] = { "IP", "MAC", "STATE", "KERNEL" };
+static const char *const fdb_headers[NEIGH_COLUMNS] = { "MAC", "DST", "STATE", "KERNEL" };
+
+/* one neighbour or FDB entry: first and second are its two keys */
+static int pair_row(json_t *e, const char *first, const char *second, char **cells)
+{
+	json_t *kernel = json_object_get(e, "kernel");
+	char *k = NULL;
+	int r;
+
+	r = string_cell(json_object_get(e, first), &cells[0]);
+	if (r >= 0)
+		r = string_cell(json_object_get(e, second), &cells[1]);
+	if (r >= 0)
+		r = string_cell(json_object_get(e, "state"), &cells[2]);
+	if (r < 0)
+		return r;
+	if (!json_is_object(kernel))
+		return tartan_ctl_escape("", 0, &cells[3]);
+	r = string_cell(json_object_get(kernel, second), &k);
+	if (r >= 0 && asprintf(&cells[3], "%s %s", second, k) < 0) {
+		cells[3] = NULL;
+		r = -ENOMEM;
+	}
+	free(k);
+	return r < 0 ? r : 0;
+}
+
+static int neigh_row(json_t *e, char **cells)
+{
+	return pair_row(e, "ip", "mac", cells);
+}
+
+static int fdb_row(json_t *e, char **cells)
+{
+	return pair_row(e, "mac", "dst", cells);
+}
+
+/* how many entries of the array under key in result are not "ok" */
+static size_t count_drift(json_t *result, const char *key)
+{
+	json_t *items = json_object_get(result, key), *e;
+	size_t i, n = 0;
+
+	json_array_foreach(items, i, e)
+		if (!json_is_string(json_object_get(e, "state")) ||
+		    strcmp(json_string_value(json_object_get(e, "state")), "ok") != 0)
+			n++;
+	return n;
+}
+
+int tartan_ctl_render_routes(json_t *result, char **ret_text)
+{
+	static const struct {
+		const char *key, *title;
+		const char *const *headers;
+		size_t ncols;
+		int (*row)(json_t *item, char **cells);
+	} parts[] = {
+		{ "routes", NULL, route_headers, ROUTE_COLUMNS, route_row },
+		{ "neighbours", "Neighbours on the vxlan device:", neigh_headers, NEIGH_COLUMNS,
+		  neigh_row },
+		{ "fdb", "FDB entries on the vxlan device:", fdb_headers, NEIGH_COLUMNS, fdb_row },
+	};
+	char *buf = NULL, *part = NULL;
+	size_t size = 0, drifted = 0, total = 0;
+	FILE *f;
+	int r = 0;
+
+	if (!ret_text)
+		return -EINVAL;
+	if (!json_is_array(json_object_get(result, "routes")))
+		return -EBADMSG;
+	f = open_memstream(&buf, &size);
+	if (!f)
+		return -ENOMEM;
+	if (json_is_false(json_object_get(result, "active"))) {
+		fputs("tartand keeps no routes (yet): no lease held, or the alloc backend\n", f);
+		return memstream_finish(f, &buf, ret_text);
+	}
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		json_t *items = json_object_get(result, parts[i].key);
+
+		if (!json_is_array(items))
+			continue;
+		r = render_list(result, parts[i].key, parts[i].headers, parts[i].ncols,
+				parts[i].row, &part);
+		if (r < 0)
+			goto fail;
+		if (parts[i].title)
+			fprintf(f, "\n%s\n", parts[i].title);
+		fputs(part, f);
+		free(part);
+		part = NULL;
+		drifted += count_drift(result, parts[i].key);
+		total += json_array_size(items);
+	}
+	if (drifted)
+		fprintf(f,
+			"\nDrift: %zu of %zu entries differ from what tartand keeps; it repairs "
+			"them at its next sync\n",
+			drifted, total);
+	else
+		fprintf(f, "\nNo drift: the kernel holds exactly what tartand keeps (%zu entr%s)\n",
+			total, total == 1 ? "y" : "ies");
+	return memstream_finish(f, &buf, ret_text);
+fail:
+	fclose(f);
+	free(buf);
+	return r;
+}
+
 int tartan_ctl_render_json(json_t *value, char **ret_text)
 {
 	char *s, *text;

@@ -64,6 +64,17 @@ _tartan_wur_ int tartan_ctl_render_leases(json_t *result, char **ret_text);
  */
 _tartan_wur_ int tartan_ctl_render_pods(json_t *result, char **ret_text);
 
+/*
+ * Text for `tartanctl routes`: the table "DESTINATION  GATEWAY  DEV  ONLINK  STATE  KERNEL"
+ * (STATE ok, missing, different, extra; KERNEL what the kernel has instead of a
+ * "different" route), then, when the answer has them (vxlan), the tables of the device's
+ * neighbours ("IP  MAC  STATE  KERNEL") and FDB entries ("MAC  DST  STATE  KERNEL"), and a
+ * last line: "No drift: ..." or "Drift: N of M entries differ ...". A result with
+ * "active": false is one line saying that tartand keeps no routes. -EBADMSG when the
+ * result has no "routes" array.
+ */
+_tartan_wur_ int tartan_ctl_render_routes(json_t *result, char **ret_text);
+
 /* For --json: the value indented, ASCII only (non-ASCII as \uXXXX), with '\n'. */
 _tartan_wur_ int tartan_ctl_render_json(json_t *value, char **ret_text);
 

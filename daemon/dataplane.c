@@ -267,38 +267,62 @@ static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, con
 }
 
 /*
- * The merge walk of two sorted lists: items of `have` without a key in `want` are moved
- * to the front of have (to delete; *ret_n_del of them), items of `want` missing from
- * `have` or different there to the front of want (to replace; *ret_n_add). O(n log n)
- * with the sorts, so 5,000 peers cost milliseconds, not flanneld's quadratic seconds.
+ * The merge walk of two lists sorted by cmp: fn sees each pair of items with the same key
+ * (have and want both set), each item of have without a key in want (want NULL) and each
+ * item of want missing from have (have NULL), in key order. fn may move items of either
+ * list to an earlier slot (diff() does).
+ */
+static void merge_walk(char *h, size_t n_have, char *w, size_t n_want, size_t size,
+		       int (*cmp)(const void *, const void *),
+		       void (*fn)(void *have, void *want, void *ctx), void *ctx)
+{
+	size_t i = 0, j = 0;
+
+	while (i < n_have || j < n_want) {
+		int c = i == n_have ? 1 : j == n_want ? -1 : cmp(h + i * size, w + j * size);
+
+		if (c < 0)
+			fn(h + i++ * size, NULL, ctx);
+		else if (c > 0)
+			fn(NULL, w + j++ * size, ctx);
+		else
+			fn(h + i++ * size, w + j++ * size, ctx);
+	}
+}
+
+struct diff_ctx {
+	char *have, *want;
+	size_t size, n_del, n_add;
+	bool (*same)(const void *, const void *);
+};
+
+static void diff_fn(void *have, void *want, void *ctx)
+{
+	struct diff_ctx *d = ctx;
+
+	if (!want)
+		memmove(d->have + d->n_del++ * d->size, have, d->size);
+	else if (!have || !d->same(have, want))
+		memmove(d->want + d->n_add++ * d->size, want, d->size);
+}
+
+/*
+ * The sync's diff: items of `have` without a key in `want` are moved to the front of have
+ * (to delete; *ret_n_del of them), items of `want` missing from `have` or different there
+ * to the front of want (to replace; *ret_n_add). O(n log n) with the sorts, so 5,000 peers
+ * cost milliseconds, not flanneld's quadratic seconds.
  */
 static void diff(void *have, size_t n_have, void *want, size_t n_want, size_t size,
 		 int (*cmp)(const void *, const void *), bool (*same)(const void *, const void *),
 		 size_t *ret_n_del, size_t *ret_n_add)
 {
-	char *h = have, *w = want;
-	size_t i = 0, j = 0, n_del = 0, n_add = 0;
+	struct diff_ctx d = { .have = have, .want = want, .size = size, .same = same };
 
 	sort(have, n_have, size, cmp);
 	sort(want, n_want, size, cmp);
-	while (i < n_have || j < n_want) {
-		int c = i == n_have ? 1 : j == n_want ? -1 : cmp(h + i * size, w + j * size);
-
-		if (c < 0) {
-			memmove(h + n_del++ * size, h + i * size, size);
-			i++;
-		} else if (c > 0) {
-			memmove(w + n_add++ * size, w + j * size, size);
-			j++;
-		} else {
-			if (!same(h + i * size, w + j * size))
-				memmove(w + n_add++ * size, w + j * size, size);
-			i++;
-			j++;
-		}
-	}
-	*ret_n_del = n_del;
-	*ret_n_add = n_add;
+	merge_walk(have, n_have, want, n_want, size, cmp, diff_fn, &d);
+	*ret_n_del = d.n_del;
+	*ret_n_add = d.n_add;
 }
 
 static bool route_same_v(const void *a, const void *b)
@@ -323,26 +347,70 @@ static void keep_first_error(int *err, int r)
  * permanent on it is ours). Deletes first, routes before what they rest on; then adds in
  * flannel's order (neighbour, FDB, route), in pipelined batches.
  */
+/* the kernel's side of the peers' entries (see peers_load) */
+struct kernel_entries {
+	struct tartan_nl_route *routes;
+	struct tartan_nl_neigh *neigh, *fdb;
+	size_t n_routes, n_neigh, n_fdb;
+};
+
+static void kernel_entries_free(struct kernel_entries *k)
+{
+	free(k->routes);
+	free(k->neigh);
+	free(k->fdb);
+}
+
+static bool have_vxlan(const struct tartan_dataplane *dp)
+{
+	return dp->vxlan_name[0] && dp->vxlan_index > 0;
+}
+
+/*
+ * What the peers' entries should be and what the kernel has: routes of our protocol; on
+ * the vxlan device, its permanent neighbours and FDB entries (the device is ours by name,
+ * so everything permanent on it is ours). Both freed by the caller, also on error.
+ */
+static int peers_load(struct tartan_dataplane *dp, struct desired *w, struct kernel_entries *k)
+{
+	int err;
+
+	*k = (struct kernel_entries){ 0 };
+	err = desired_build(dp, w);
+	if (err < 0)
+		return err;
+	err = tartan_nl_route_dump(dp->nl, TARTAN_NL_RTPROT, &k->routes, &k->n_routes);
+	if (err >= 0 && have_vxlan(dp))
+		err = tartan_nl_neigh_dump(dp->nl, dp->vxlan_index, &k->neigh, &k->n_neigh);
+	if (err >= 0 && have_vxlan(dp))
+		err = tartan_nl_fdb_dump(dp->nl, dp->vxlan_index, &k->fdb, &k->n_fdb);
+	return err;
+}
+
+/*
+ * The peers' entries against the kernel's (peers_load). Deletes first, routes before what
+ * they rest on; then adds in flannel's order (neighbour, FDB, route), in pipelined batches.
+ */
 static int sync_peers(struct tartan_dataplane *dp, size_t *changes)
 {
-	struct tartan_nl_route *have_routes = NULL;
-	struct tartan_nl_neigh *have_neigh = NULL, *have_fdb = NULL;
-	size_t n_have_routes = 0, n_have_neigh = 0, n_have_fdb = 0;
+	struct kernel_entries k;
+	struct tartan_nl_route *have_routes;
+	struct tartan_nl_neigh *have_neigh, *have_fdb;
+	size_t n_have_routes, n_have_neigh, n_have_fdb;
 	size_t del_r = 0, add_r = 0, del_n = 0, add_n = 0, del_f = 0, add_f = 0, i;
-	bool vxlan = dp->vxlan_name[0] && dp->vxlan_index > 0;
+	bool vxlan = have_vxlan(dp);
 	struct desired w;
 	int err, r = 0;
 
-	err = desired_build(dp, &w);
-	if (err < 0)
-		return err;
-	err = tartan_nl_route_dump(dp->nl, TARTAN_NL_RTPROT, &have_routes, &n_have_routes);
-	if (err >= 0 && vxlan)
-		err = tartan_nl_neigh_dump(dp->nl, dp->vxlan_index, &have_neigh, &n_have_neigh);
-	if (err >= 0 && vxlan)
-		err = tartan_nl_fdb_dump(dp->nl, dp->vxlan_index, &have_fdb, &n_have_fdb);
+	err = peers_load(dp, &w, &k);
 	if (err < 0)
 		goto out;
+	have_routes = k.routes;
+	have_neigh = k.neigh;
+	have_fdb = k.fdb;
+	n_have_routes = k.n_routes;
+	n_have_neigh = k.n_neigh;
+	n_have_fdb = k.n_fdb;
 	dp->stats.routes = w.n_routes;
 	dp->stats.neighbours = w.n_neigh;
 	dp->stats.fdb = w.n_fdb;
@@ -373,9 +441,7 @@ static int sync_peers(struct tartan_dataplane *dp, size_t *changes)
 	*changes += del_r + add_r + del_n + add_n + del_f + add_f;
 	err = r;
 out:
-	free(have_routes);
-	free(have_neigh);
-	free(have_fdb);
+	kernel_entries_free(&k);
 	desired_free(&w);
 	return err;
 }
@@ -688,4 +754,250 @@ void tartan_dataplane_changed(struct tartan_dataplane *dp)
 void tartan_dataplane_stats(const struct tartan_dataplane *dp, struct tartan_dataplane_stats *ret)
 {
 	*ret = dp->stats;
+}
+
+/* ---- tartanctl routes ---- */
+
+const char *tartan_dataplane_drift_name(enum tartan_dataplane_drift d)
+{
+	switch (d) {
+	case TARTAN_DATAPLANE_OK:
+		return "ok";
+	case TARTAN_DATAPLANE_MISSING:
+		return "missing";
+	case TARTAN_DATAPLANE_DIFFERENT:
+		return "different";
+	case TARTAN_DATAPLANE_EXTRA:
+		return "extra";
+	}
+	return "?";
+}
+
+/* one pair of the merge walk, classified; the walk runs twice: to count, then to fill */
+struct drift_item {
+	const void *want, *have;
+	enum tartan_dataplane_drift state;
+};
+
+struct drift_ctx {
+	bool (*same)(const void *, const void *);
+	struct drift_item *items; /* NULL: count only */
+	size_t n;
+};
+
+static void drift_fn(void *have, void *want, void *ctx)
+{
+	struct drift_ctx *d = ctx;
+	enum tartan_dataplane_drift state = !want		? TARTAN_DATAPLANE_EXTRA :
+					    !have		? TARTAN_DATAPLANE_MISSING :
+					    d->same(have, want) ? TARTAN_DATAPLANE_OK :
+								  TARTAN_DATAPLANE_DIFFERENT;
+
+	if (d->items)
+		d->items[d->n] = (struct drift_item){ .want = want, .have = have, .state = state };
+	d->n++;
+}
+
+static int drift(void *want, size_t n_want, void *have, size_t n_have, size_t size,
+		 int (*cmp)(const void *, const void *), bool (*same)(const void *, const void *),
+		 struct drift_item **ret, size_t *ret_n)
+{
+	struct drift_ctx d = { .same = same };
+
+	sort(have, n_have, size, cmp);
+	sort(want, n_want, size, cmp);
+	merge_walk(have, n_have, want, n_want, size, cmp, drift_fn, &d);
+	*ret = NULL;
+	*ret_n = d.n;
+	if (!d.n)
+		return 0;
+	d.items = calloc(d.n, sizeof(*d.items));
+	if (!d.items)
+		return -ENOMEM;
+	d.n = 0;
+	merge_walk(have, n_have, want, n_want, size, cmp, drift_fn, &d);
+	*ret = d.items;
+	return 0;
+}
+
+int tartan_dataplane_routes_compare(struct tartan_nl_route *want, size_t n_want,
+				    struct tartan_nl_route *have, size_t n_have,
+				    struct tartan_dataplane_route_diff **ret, size_t *ret_n)
+{
+	struct tartan_dataplane_route_diff *out = NULL;
+	struct drift_item *items;
+	size_t n;
+	int err;
+
+	err = drift(want, n_want, have, n_have, sizeof(*want), route_cmp, route_same_v, &items, &n);
+	if (err < 0)
+		return err;
+	if (n) {
+		out = calloc(n, sizeof(*out));
+		if (!out) {
+			free(items);
+			return -ENOMEM;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		out[i] = (struct tartan_dataplane_route_diff){
+			.want = items[i].want,
+			.have = items[i].have,
+			.state = items[i].state,
+		};
+	free(items);
+	*ret = out;
+	*ret_n = n;
+	return 0;
+}
+
+static const char *dev_name(const struct tartan_dataplane *dp, int ifindex, char buf[IF_NAMESIZE])
+{
+	if (ifindex <= 0)
+		return NULL;
+	if (dp->vxlan_name[0] && ifindex == dp->vxlan_index)
+		return dp->vxlan_name;
+	if (ifindex == (int)dp->iface.index)
+		return dp->iface.name;
+	if (if_indextoname((unsigned)ifindex, buf))
+		return buf;
+	snprintf(buf, IF_NAMESIZE, "if%d", ifindex);
+	return buf;
+}
+
+/* {"gateway","dev","onlink"} of r into o; dst too when with_dst */
+static int route_fields(const struct tartan_dataplane *dp, const struct tartan_nl_route *r,
+			bool with_dst, json_t *o)
+{
+	char net[TARTAN_IP4_NET_STRLEN], gw[TARTAN_IP4_ADDR_STRLEN], dev[IF_NAMESIZE];
+	const char *name = dev_name(dp, r->ifindex, dev);
+	int err = 0;
+
+	if (with_dst)
+		err |= json_object_set_new(o, "dst",
+					   json_string(tartan_ip4_net_format(&r->dst, net)));
+	err |= json_object_set_new(
+		o, "gateway",
+		r->gateway ? json_string(tartan_ip4_addr_format(r->gateway, gw)) : json_null());
+	err |= json_object_set_new(o, "dev", name ? json_string(name) : json_null());
+	err |= json_object_set_new(o, "onlink", json_boolean(r->onlink));
+	return err ? -ENOMEM : 0;
+}
+
+static int routes_array(const struct tartan_dataplane *dp, struct desired *w,
+			struct kernel_entries *k, json_t *arr)
+{
+	struct tartan_dataplane_route_diff *d = NULL;
+	size_t n = 0;
+	int err;
+
+	err = tartan_dataplane_routes_compare(w->routes, w->n_routes, k->routes, k->n_routes, &d,
+					      &n);
+	for (size_t i = 0; err >= 0 && i < n; i++) {
+		json_t *o = json_object(), *kernel = NULL;
+
+		if (!o || json_array_append_new(arr, o) < 0) {
+			err = -ENOMEM;
+			break;
+		}
+		err = route_fields(dp, d[i].want ? d[i].want : d[i].have, true, o);
+		if (err >= 0 && d[i].state == TARTAN_DATAPLANE_DIFFERENT) {
+			kernel = json_object();
+			err = kernel && json_object_set_new(o, "kernel", kernel) == 0 ?
+				      route_fields(dp, d[i].have, false, kernel) :
+				      -ENOMEM;
+		}
+		if (err >= 0 &&
+		    json_object_set_new(o, "state",
+					json_string(tartan_dataplane_drift_name(d[i].state))) < 0)
+			err = -ENOMEM;
+	}
+	free(d);
+	return err;
+}
+
+/* neighbours ("ip", "mac") or FDB entries ("mac", "dst") with their state */
+static int neigh_array(struct tartan_nl_neigh *want, size_t n_want, struct tartan_nl_neigh *have,
+		       size_t n_have, bool fdb, json_t *arr)
+{
+	struct drift_item *items = NULL;
+	size_t n = 0;
+	int err;
+
+	err = drift(want, n_want, have, n_have, sizeof(*want), fdb ? neigh_cmp_mac : neigh_cmp_ip,
+		    neigh_same_v, &items, &n);
+	for (size_t i = 0; err >= 0 && i < n; i++) {
+		const struct tartan_nl_neigh *e = items[i].want ? items[i].want : items[i].have;
+		char ip[TARTAN_IP4_ADDR_STRLEN], mac[TARTAN_FLANNEL_MAC_STRLEN + 1],
+			kmac[sizeof(mac)];
+		char kip[TARTAN_IP4_ADDR_STRLEN];
+		json_t *o;
+
+		tartan_flannel_mac_format(e->mac, mac);
+		tartan_ip4_addr_format(e->ip, ip);
+		o = json_pack("{s:s,s:s,s:s}", fdb ? "mac" : "ip", fdb ? mac : ip,
+			      fdb ? "dst" : "mac", fdb ? ip : mac, "state",
+			      tartan_dataplane_drift_name(items[i].state));
+		if (o && items[i].state == TARTAN_DATAPLANE_DIFFERENT) {
+			const struct tartan_nl_neigh *h = items[i].have;
+
+			tartan_flannel_mac_format(h->mac, kmac);
+			tartan_ip4_addr_format(h->ip, kip);
+			if (json_object_set_new(o, "kernel",
+						json_pack("{s:s}", fdb ? "dst" : "mac",
+							  fdb ? kip : kmac)) < 0) {
+				json_decref(o);
+				o = NULL;
+			}
+		}
+		if (!o || json_array_append_new(arr, o) < 0)
+			err = -ENOMEM;
+	}
+	free(items);
+	return err;
+}
+
+int tartan_dataplane_routes_json(struct tartan_dataplane *dp, json_t **ret)
+{
+	struct desired w = { 0 };
+	struct kernel_entries k = { 0 };
+	json_t *r, *routes, *neigh = NULL, *fdb = NULL;
+	int err = 0;
+
+	r = json_object();
+	routes = json_array();
+	if (!r || !routes || json_object_set_new(r, "routes", routes) < 0) {
+		json_decref(r);
+		return -ENOMEM;
+	}
+	/* "active": false before our lease (or for alloc): nothing is kept, nothing compared */
+	if (json_object_set_new(r, "active", json_boolean(dp->have_node)) < 0) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (!dp->have_node)
+		goto out;
+	err = peers_load(dp, &w, &k);
+	if (err >= 0)
+		err = routes_array(dp, &w, &k, routes);
+	if (err >= 0 && have_vxlan(dp)) {
+		neigh = json_array();
+		fdb = json_array();
+		if (json_object_set_new(r, "neighbours", neigh) < 0 ||
+		    json_object_set_new(r, "fdb", fdb) < 0)
+			err = -ENOMEM;
+		if (err >= 0)
+			err = neigh_array(w.neigh, w.n_neigh, k.neigh, k.n_neigh, false, neigh);
+		if (err >= 0)
+			err = neigh_array(w.fdb, w.n_fdb, k.fdb, k.n_fdb, true, fdb);
+	}
+out:
+	kernel_entries_free(&k);
+	desired_free(&w);
+	if (err < 0) {
+		json_decref(r);
+		return err;
+	}
+	*ret = r;
+	return 0;
 }

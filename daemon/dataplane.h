@@ -13,10 +13,13 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "flannel/config.h"
 #include "flannel/lease.h"
 #include "flannel/registry.h"
 #include "netcfg/iface.h"
+#include "netcfg/nl.h"
 
 struct ev_loop;
 struct tartan_dataplane;
@@ -56,3 +59,39 @@ struct tartan_dataplane_stats {
 };
 
 void tartan_dataplane_stats(const struct tartan_dataplane *dp, struct tartan_dataplane_stats *ret);
+
+/* ---- tartanctl routes: what should be against what the kernel has ---- */
+
+enum tartan_dataplane_drift {
+	TARTAN_DATAPLANE_OK,	    /* in the kernel as it should be */
+	TARTAN_DATAPLANE_MISSING,   /* should be, is not */
+	TARTAN_DATAPLANE_DIFFERENT, /* there, with another gateway, device or onlink */
+	TARTAN_DATAPLANE_EXTRA,	    /* ours (protocol 84) but no peer asks for it */
+};
+
+/* "ok", "missing", "different", "extra" */
+const char *tartan_dataplane_drift_name(enum tartan_dataplane_drift d);
+
+struct tartan_dataplane_route_diff {
+	const struct tartan_nl_route *want; /* NULL for EXTRA */
+	const struct tartan_nl_route *have; /* NULL for MISSING */
+	enum tartan_dataplane_drift state;
+};
+
+/*
+ * Pure: sorts both lists by destination (in place) and pairs them up, in the sync's terms
+ * (same destination: ok when gateway, device and onlink agree). *ret (malloc'd, NULL when
+ * *ret_n is 0) points into want and have.
+ */
+int tartan_dataplane_routes_compare(struct tartan_nl_route *want, size_t n_want,
+				    struct tartan_nl_route *have, size_t n_have,
+				    struct tartan_dataplane_route_diff **ret,
+				    size_t *ret_n) _tartan_wur_;
+
+/*
+ * For tartanctl routes: {"routes":[{"dst","gateway","dev","onlink","state"},...]}, state
+ * "ok", "missing", "different" (then "kernel":{"gateway","dev","onlink"} too) or "extra";
+ * for vxlan also "neighbours":[{"ip","mac","state"}] and "fdb":[{"mac","dst","state"}] of
+ * the device (state "ok", "missing", "different", "extra"). Dumps the kernel now.
+ */
+int tartan_dataplane_routes_json(struct tartan_dataplane *dp, json_t **ret) _tartan_wur_;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for ctl/answer.c: parsing the daemon's answer line and the text
- * tartanctl prints for status, leases and pods, with fields missing, of the
+ * tartanctl prints for status, leases, pods and routes, with fields missing, of the
  * wrong type, or holding control characters.
  */
 #include <stdarg.h>
@@ -365,6 +365,81 @@ static void test_render_json(void **state)
 	json_decref(v);
 }
 
+static void expect_routes(const char *result_json, const char *expected)
+{
+	json_t *result = load(result_json);
+	char *text = NULL;
+
+	assert_int_equal(tartan_ctl_render_routes(result, &text), 0);
+	expect_text(result_json, text, expected);
+	free(text);
+	json_decref(result);
+}
+
+static void test_routes_table(void **state)
+{
+	/* every state, and what the kernel has instead of a different route */
+	expect_routes(
+		"{\"active\":true,\"routes\":["
+		"{\"dst\":\"10.5.1.0/24\",\"gateway\":\"192.0.2.1\",\"dev\":\"eth0\","
+		"\"onlink\":false,\"state\":\"ok\"},"
+		"{\"dst\":\"10.5.2.0/24\",\"gateway\":\"192.0.2.2\",\"dev\":\"eth0\","
+		"\"onlink\":false,\"state\":\"missing\"},"
+		"{\"dst\":\"10.5.3.0/24\",\"gateway\":\"192.0.2.3\",\"dev\":\"eth0\","
+		"\"onlink\":false,\"state\":\"different\",\"kernel\":{\"gateway\":"
+		"\"10.5.3.0\",\"dev\":\"flannel.1\",\"onlink\":true}},"
+		"{\"dst\":\"10.5.4.0/24\",\"gateway\":null,\"dev\":\"eth0\","
+		"\"onlink\":false,\"state\":\"extra\"}]}",
+		"DESTINATION  GATEWAY    DEV   ONLINK  STATE      KERNEL\n"
+		"10.5.1.0/24  192.0.2.1  eth0  no      ok\n"
+		"10.5.2.0/24  192.0.2.2  eth0  no      missing\n"
+		"10.5.3.0/24  192.0.2.3  eth0  no      different  via 10.5.3.0 dev flannel.1 "
+		"onlink\n"
+		"10.5.4.0/24  -          eth0  no      extra\n"
+		"\n"
+		"Drift: 3 of 4 entries differ from what tartand keeps; it repairs them at its "
+		"next sync\n");
+	/* no peers: the header and no drift */
+	expect_routes("{\"active\":true,\"routes\":[]}",
+		      "DESTINATION  GATEWAY  DEV  ONLINK  STATE  KERNEL\n"
+		      "\n"
+		      "No drift: the kernel holds exactly what tartand keeps (0 entries)\n");
+	expect_routes("{\"active\":false,\"routes\":[]}",
+		      "tartand keeps no routes (yet): no lease held, or the alloc backend\n");
+}
+
+static void test_routes_hostile(void **state)
+{
+	json_t *v;
+	char *text = NULL;
+
+	/* escapes, wrong types as "-", a neighbour whose kernel MAC differs */
+	expect_routes(
+		"{\"routes\":[{\"dst\":\"\\u001b[2J\",\"gateway\":5,\"onlink\":\"x\","
+		"\"state\":[]},7],"
+		"\"neighbours\":[{\"ip\":\"10.5.1.0\",\"mac\":\"aa:aa:aa:aa:aa:aa\","
+		"\"state\":\"different\",\"kernel\":{\"mac\":\"bb:bb:bb:bb:bb:bb\"}}],"
+		"\"fdb\":\"nope\"}",
+		"DESTINATION  GATEWAY  DEV  ONLINK  STATE  KERNEL\n"
+		"\\x1b[2J      -        -    -       -\n"
+		"-            -        -    -       -\n"
+		"\n"
+		"Neighbours on the vxlan device:\n"
+		"IP        MAC                STATE      KERNEL\n"
+		"10.5.1.0  aa:aa:aa:aa:aa:aa  different  mac bb:bb:bb:bb:bb:bb\n"
+		"\n"
+		"Drift: 3 of 3 entries differ from what tartand keeps; it repairs them at its "
+		"next sync\n");
+	/* no routes array: malformed */
+	v = load("{\"leases\":[]}");
+	assert_int_equal(tartan_ctl_render_routes(v, &text), -EBADMSG);
+	json_decref(v);
+	v = load("[]");
+	assert_int_equal(tartan_ctl_render_routes(v, &text), -EBADMSG);
+	json_decref(v);
+	assert_null(text);
+}
+
 static void test_escape(void **state)
 {
 	char *out = NULL;
@@ -391,6 +466,8 @@ int main(void)
 		cmocka_unit_test(test_pods_table),
 		cmocka_unit_test(test_pods_hostile),
 		cmocka_unit_test(test_render_json),
+		cmocka_unit_test(test_routes_table),
+		cmocka_unit_test(test_routes_hostile),
 		cmocka_unit_test(test_escape),
 	};
 

@@ -46,6 +46,7 @@ struct ctx {
 	char *status;	    /* the result JSON the handler answers "status" with */
 	const char *leases; /* and "leases" */
 	const char *pods;   /* and "pods" */
+	const char *routes; /* and "routes" */
 	const char *error;  /* if set, every command is answered with this error */
 	unsigned handled;
 
@@ -90,6 +91,8 @@ static int handler(const char *command, json_t *request, json_t **ret_result, ch
 		json = c->leases;
 	else if (strcmp(command, "pods") == 0)
 		json = c->pods;
+	else if (strcmp(command, "routes") == 0)
+		json = c->routes;
 	if (!json) {
 		if (asprintf(ret_error, "unknown command \"%s\"", command) < 0)
 			return -ENOMEM;
@@ -646,7 +649,7 @@ static void test_bad_answers(void **state)
 static void test_usage(void **state)
 {
 	struct ctx *c = *state;
-	const char *usage = "Usage: tartanctl [--socket PATH] [--json] [--timeout SEC] COMMAND\n";
+	const char *usage = "Usage: tartanctl [OPTION]... COMMAND [ARG]...\n";
 	struct run r;
 
 	check(c, NULL, ARGS("--json"), 2, "",
@@ -674,9 +677,221 @@ static void test_usage(void **state)
 	assert_non_null(strstr(r.out, "\n  status    "));
 	assert_non_null(strstr(r.out, "\n  leases    "));
 	assert_non_null(strstr(r.out, "\n  pods      "));
+	assert_non_null(strstr(r.out, "\n  routes    "));
+	assert_non_null(strstr(r.out, "\n  network get "));
+	assert_non_null(strstr(r.out, "\n  network set FILE|-\n"));
 	assert_non_null(strstr(r.out, "\n  version   "));
+	/* and tartand's etcd flags, the exit statuses */
+	for (const char *const *f =
+		     ARGS("--etcd-endpoints", "--etcd-prefix", "--etcd-cafile", "--etcd-certfile",
+			  "--etcd-keyfile", "--etcd-username", "--etcd-password", "--if-revision",
+			  "FLANNELD_ETCD_ENDPOINTS", "4 etcd not reachable",
+			  "5 the\nconfig in etcd changed");
+	     *f; f++)
+		if (!strstr(r.out, *f))
+			fail_msg("--help does not mention %s", *f);
 	assert_string_equal(r.err, "");
 	run_free(&r);
+
+	/* network's own usage errors */
+	check(c, NULL, ARGS("network"), 2, "",
+	      "tartanctl: network: needs a subcommand \"\"; use network get, or network set "
+	      "FILE|-\n");
+	check(c, NULL, ARGS("network", "put"), 2, "",
+	      "tartanctl: network: unknown subcommand \"put\"; use network get, or network set "
+	      "FILE|-\n");
+	check(c, NULL, ARGS("network", "set"), 2, "",
+	      "tartanctl: network set: needs FILE, or - for standard input\n");
+	check(c, NULL, ARGS("network", "get", "x"), 2, "",
+	      "tartanctl: network get: unexpected argument \"x\"\n");
+	check(c, NULL, ARGS("network", "set", "a", "b"), 2, "",
+	      "tartanctl: network: unexpected argument \"b\"\nTry 'tartanctl --help'.\n");
+	check(c, NULL, ARGS("--if-revision", "-3", "network", "set", "-"), 2, "",
+	      "tartanctl: --if-revision: \"-3\" is not a revision (0 or more)\n"
+	      "Try 'tartanctl --help'.\n");
+	/* the etcd flags are checked by tartand's parser, with its messages */
+	check(c, NULL, ARGS("--etcd-endpoints", "ftp://x", "network", "get"), 2, "",
+	      "tartanctl: --etcd-endpoints: 'ftp://x' is not an http:// or https:// URL\n");
+	check(c, NULL, ARGS("--etcd-prefix", "a/b", "network", "get"), 2, "",
+	      "tartanctl: --etcd-prefix: 'a/b' does not start with '/'\n");
+	check(c, NULL, ARGS("--etcd-certfile", "/c.pem", "network", "get"), 2, "",
+	      "tartanctl: --etcd-certfile is set without --etcd-keyfile (TLS needs both)\n");
+	/* and the environment, as tartand reads it */
+	setenv("FLANNELD_ETCD_ENDPOINTS", "http://[::1", 1);
+	check(c, NULL, ARGS("network", "get"), 2, "",
+	      "tartanctl: FLANNELD_ETCD_ENDPOINTS: 'http://[::1' has a bad host\n");
+	/* the flag wins over the variable */
+	setenv("TARTAN_ETCD_PASSWORD", "secret", 1);
+	check(c, NULL, ARGS("--etcd-endpoints", "http://127.0.0.1:9", "network", "get"), 2, "",
+	      "tartanctl: TARTAN_ETCD_PASSWORD is set without --etcd-username\n");
+	unsetenv("TARTAN_ETCD_PASSWORD");
+	unsetenv("FLANNELD_ETCD_ENDPOINTS");
+	/* other commands do not read them */
+	setenv("FLANNELD_ETCD_PREFIX", "bad", 1);
+	check(c, NULL, ARGS("version"), 0, "tartanctl " TARTAN_VERSION "\n", "");
+	unsetenv("FLANNELD_ETCD_PREFIX");
+}
+
+/* writes text to <dir>/name; the path in ret */
+static void write_file(struct ctx *c, const char *name, const char *text, char *ret, size_t size)
+{
+	FILE *f;
+
+	snprintf(ret, size, "%s/%s", c->dir, name);
+	f = fopen(ret, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* network set checks the config before any etcd is asked; a dead etcd is exit 4 */
+static void test_network_offline(void **state)
+{
+	struct ctx *c = *state;
+	char path[256], msg[512];
+	struct run r;
+
+	/* port 9 (discard) on loopback: nothing listens, connecting is refused */
+	write_file(c, "bad.json", "{\"Network\":\"10.5.0.0/16\",\"SubnetLen\":31}", path,
+		   sizeof(path));
+	snprintf(msg, sizeof(msg),
+		 "tartanctl: network set: %s: invalid network config: SubnetLen must be less "
+		 "than /31 (SubnetLen 31)\n",
+		 path);
+	check(c, NULL, ARGS("--etcd-endpoints", "http://127.0.0.1:9", "network", "set", path), 1,
+	      "", msg);
+	write_file(c, "udp.json", "{\"Network\":\"10.5.0.0/16\"}", path, sizeof(path));
+	run_ctl(c, &r, NULL,
+		ARGS("--etcd-endpoints", "http://127.0.0.1:9", "network", "set", path));
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "invalid network config: backend type udp is not "
+				      "supported by tartan"));
+	run_free(&r);
+	snprintf(path, sizeof(path), "%s/nonexistent.json", c->dir);
+	snprintf(msg, sizeof(msg), "tartanctl: network set: %s: No such file or directory\n", path);
+	check(c, NULL, ARGS("network", "set", path), 1, "", msg);
+
+	/* a valid config, and no etcd */
+	write_file(c, "good.json", "{\"Network\":\"10.5.0.0/16\",\"Backend\":{\"Type\":\"vxlan\"}}",
+		   path, sizeof(path));
+	run_ctl(c, &r, NULL,
+		ARGS("--etcd-endpoints", "http://127.0.0.1:9", "--timeout", "2", "network", "set",
+		     path));
+	assert_int_equal(r.status, 4);
+	assert_non_null(strstr(r.err, "tartanctl: network set: etcd http://127.0.0.1:9"));
+	assert_non_null(strstr(r.err, "; is etcd running? (see --etcd-endpoints)\n"));
+	assert_string_equal(r.out, "");
+	run_free(&r);
+	run_ctl(c, &r, NULL,
+		ARGS("--etcd-endpoints", "http://127.0.0.1:9", "--timeout", "2", "network", "get",
+		     "--json"));
+	assert_int_equal(r.status, 4);
+	assert_non_null(strstr(r.err, "; is etcd running? (see --etcd-endpoints)\n"));
+	run_free(&r);
+}
+
+static void test_routes(void **state)
+{
+	struct ctx *c = *state;
+
+	need_root();
+	/* as tartand answers for vxlan, with one route changed by hand and an extra one */
+	c->routes = "{\"routes\":["
+		    "{\"dst\":\"10.5.3.0/24\",\"gateway\":\"10.5.3.0\",\"dev\":\"flannel.1\","
+		    "\"onlink\":true,\"state\":\"ok\"},"
+		    "{\"dst\":\"10.5.4.0/24\",\"gateway\":\"10.5.4.0\",\"dev\":\"flannel.1\","
+		    "\"onlink\":true,\"kernel\":{\"gateway\":\"192.0.2.9\",\"dev\":\"eth0\","
+		    "\"onlink\":false},\"state\":\"different\"},"
+		    "{\"dst\":\"10.5.9.0/24\",\"gateway\":\"192.0.2.99\",\"dev\":\"eth0\","
+		    "\"onlink\":false,\"state\":\"extra\"}],"
+		    "\"active\":true,"
+		    "\"neighbours\":[{\"ip\":\"10.5.3.0\",\"mac\":\"0a:00:00:00:00:03\","
+		    "\"state\":\"ok\"}],"
+		    "\"fdb\":[{\"mac\":\"0a:00:00:00:00:03\",\"dst\":\"192.0.2.3\","
+		    "\"state\":\"missing\"}]}";
+	check(c, NULL, ARGS("--socket", c->path, "routes"), 0,
+	      "DESTINATION  GATEWAY     DEV        ONLINK  STATE      KERNEL\n"
+	      "10.5.3.0/24  10.5.3.0    flannel.1  yes     ok\n"
+	      "10.5.4.0/24  10.5.4.0    flannel.1  yes     different  via 192.0.2.9 dev eth0\n"
+	      "10.5.9.0/24  192.0.2.99  eth0       no      extra\n"
+	      "\n"
+	      "Neighbours on the vxlan device:\n"
+	      "IP        MAC                STATE  KERNEL\n"
+	      "10.5.3.0  0a:00:00:00:00:03  ok\n"
+	      "\n"
+	      "FDB entries on the vxlan device:\n"
+	      "MAC                DST        STATE    KERNEL\n"
+	      "0a:00:00:00:00:03  192.0.2.3  missing\n"
+	      "\n"
+	      "Drift: 3 of 5 entries differ from what tartand keeps; it repairs them at its next "
+	      "sync\n",
+	      "");
+	check(c, c->path, ARGS("routes", "--json"), 0,
+	      "{\n"
+	      "  \"routes\": [\n"
+	      "    {\n"
+	      "      \"dst\": \"10.5.3.0/24\",\n"
+	      "      \"gateway\": \"10.5.3.0\",\n"
+	      "      \"dev\": \"flannel.1\",\n"
+	      "      \"onlink\": true,\n"
+	      "      \"state\": \"ok\"\n"
+	      "    },\n"
+	      "    {\n"
+	      "      \"dst\": \"10.5.4.0/24\",\n"
+	      "      \"gateway\": \"10.5.4.0\",\n"
+	      "      \"dev\": \"flannel.1\",\n"
+	      "      \"onlink\": true,\n"
+	      "      \"kernel\": {\n"
+	      "        \"gateway\": \"192.0.2.9\",\n"
+	      "        \"dev\": \"eth0\",\n"
+	      "        \"onlink\": false\n"
+	      "      },\n"
+	      "      \"state\": \"different\"\n"
+	      "    },\n"
+	      "    {\n"
+	      "      \"dst\": \"10.5.9.0/24\",\n"
+	      "      \"gateway\": \"192.0.2.99\",\n"
+	      "      \"dev\": \"eth0\",\n"
+	      "      \"onlink\": false,\n"
+	      "      \"state\": \"extra\"\n"
+	      "    }\n"
+	      "  ],\n"
+	      "  \"active\": true,\n"
+	      "  \"neighbours\": [\n"
+	      "    {\n"
+	      "      \"ip\": \"10.5.3.0\",\n"
+	      "      \"mac\": \"0a:00:00:00:00:03\",\n"
+	      "      \"state\": \"ok\"\n"
+	      "    }\n"
+	      "  ],\n"
+	      "  \"fdb\": [\n"
+	      "    {\n"
+	      "      \"mac\": \"0a:00:00:00:00:03\",\n"
+	      "      \"dst\": \"192.0.2.3\",\n"
+	      "      \"state\": \"missing\"\n"
+	      "    }\n"
+	      "  ]\n"
+	      "}\n",
+	      "");
+	/* host-gw, all in place */
+	c->routes = "{\"routes\":[{\"dst\":\"10.5.3.0/24\",\"gateway\":\"192.0.2.3\","
+		    "\"dev\":\"eth0\",\"onlink\":false,\"state\":\"ok\"}],\"active\":true}";
+	check(c, NULL, ARGS("--socket", c->path, "routes"), 0,
+	      "DESTINATION  GATEWAY    DEV   ONLINK  STATE  KERNEL\n"
+	      "10.5.3.0/24  192.0.2.3  eth0  no      ok\n"
+	      "\n"
+	      "No drift: the kernel holds exactly what tartand keeps (1 entry)\n",
+	      "");
+	/* before the lease */
+	c->routes = "{\"routes\":[],\"active\":false}";
+	check(c, NULL, ARGS("--socket", c->path, "routes"), 0,
+	      "tartand keeps no routes (yet): no lease held, or the alloc backend\n", "");
+	c->routes = "{\"leases\":[]}";
+	check(c, NULL, ARGS("--socket", c->path, "routes"), 1, "",
+	      "tartanctl: routes: malformed answer from tartand\n");
+	c->error = "unknown command 'routes'";
+	check(c, NULL, ARGS("--socket", c->path, "routes"), 1, "",
+	      "tartanctl: routes: unknown command 'routes'\n");
 }
 
 static void test_version(void **state)
@@ -702,7 +917,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_reachable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_answer_in_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_answers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_routes, setup_server, teardown),
 		cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_network_offline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_version, setup, teardown),
 	};
 
