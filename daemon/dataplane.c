@@ -103,6 +103,36 @@ static int sync_link_addr(struct tartan_dataplane *dp, int index, const char *na
 	return err;
 }
 
+/*
+ * A bridge that exists with a MAC given to it (addr_assign_type NET_ADDR_SET: the bridge
+ * plugin sets one on the cni0 it makes, flannel's for one) keeps it: the pods attached
+ * before hold it in their ARP caches as the gateway's, and a new one would cut them off
+ * until those entries go stale. Only a MAC of tartan's own form (0a:58:..., maybe of an
+ * old subnet) or one the kernel chose (random, or a port's) is replaced.
+ */
+static bool bridge_mac_is_kept(const char *name)
+{
+	char path[96], buf[32];
+	FILE *f;
+	bool set, ours;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/addr_assign_type", name);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	set = fgets(buf, sizeof(buf), f) && atoi(buf) == 3;
+	fclose(f);
+	if (!set)
+		return false;
+	snprintf(path, sizeof(path), "/sys/class/net/%s/address", name);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	ours = !fgets(buf, sizeof(buf), f) || strncmp(buf, "0a:58:", 6) == 0;
+	fclose(f);
+	return !ours;
+}
+
 static int sync_bridge(struct tartan_dataplane *dp, size_t *changes)
 {
 	struct tartan_ip4_net gw = {
@@ -117,7 +147,8 @@ static int sync_bridge(struct tartan_dataplane *dp, size_t *changes)
 					   (uint8_t)gw.addr };
 	int err;
 
-	err = tartan_nl_bridge_ensure(dp->nl, dp->bridge, dp->mtu, mac, &dp->bridge_index);
+	err = tartan_nl_bridge_ensure(dp->nl, dp->bridge, dp->mtu,
+				      bridge_mac_is_kept(dp->bridge) ? NULL : mac, &dp->bridge_index);
 	if (err < 0)
 		return err;
 	return sync_link_addr(dp, dp->bridge_index, dp->bridge, &gw, changes);

@@ -47,6 +47,8 @@ struct tartan_ipam {
 	size_t n_cache;
 	bool cache_valid;
 	struct timespec cache_mtime, cache_ctime;
+	/* tartan_ipam_set_foreign_root(); NULL: none */
+	char *foreign_root;
 };
 
 /* everything the directory held when it was read, under the lock */
@@ -549,16 +551,144 @@ static bool scan_has(const struct scan *s, uint32_t addr)
 	return s->n > 0 && bsearch(&key, s->e, s->n, sizeof(*s->e), entry_cmp);
 }
 
+/* the addresses of the subnet held in other host-local stores (see
+ * tartan_ipam_set_foreign_root()), sorted */
+struct foreign {
+	uint32_t *a;
+	size_t n, cap;
+};
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool foreign_has(const struct foreign *f, uint32_t addr)
+{
+	return f->n > 0 && bsearch(&addr, f->a, f->n, sizeof(*f->a), u32_cmp);
+}
+
+/* The address names of one network directory that lie in the subnet, into f. */
+static int foreign_scan_one(const struct tartan_ipam *ipam, int dfd, struct foreign *f)
+{
+	struct dirent *de;
+	DIR *d = fdopendir(dfd);
+	int r = 0;
+
+	if (!d) {
+		r = -errno;
+		close(dfd);
+		return r;
+	}
+	for (;;) {
+		uint32_t addr;
+
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			r = -errno;
+			break;
+		}
+		if (tartan_ip4_addr_parse(de->d_name, strlen(de->d_name), &addr) < 0 ||
+		    !tartan_ip4_net_contains(&ipam->subnet, addr))
+			continue;
+		if (f->n == f->cap) {
+			size_t cap = f->cap ? 2 * f->cap : 64;
+			uint32_t *na = realloc(f->a, cap * sizeof(*na));
+
+			if (!na) {
+				r = -ENOMEM;
+				break;
+			}
+			f->a = na;
+			f->cap = cap;
+		}
+		f->a[f->n++] = addr;
+	}
+	closedir(d);
+	return r;
+}
+
+/*
+ * Reads every network directory under the foreign root but our own (by
+ * device and inode), without their locks: a name host-local links in while
+ * we read is not seen, as with any store we do not share a lock with; the
+ * names already there (the pods of the flannel era) are what matters.
+ * A missing root or a network directory gone meanwhile is no error.
+ */
+static int foreign_scan(const struct tartan_ipam *ipam, struct foreign *f)
+{
+	struct stat own;
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	*f = (struct foreign){ 0 };
+	if (!ipam->foreign_root)
+		return 0;
+	if (fstat(ipam->dfd, &own) < 0)
+		return -errno;
+	d = opendir(ipam->foreign_root);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	for (;;) {
+		struct stat st;
+		int fd;
+
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			r = -errno;
+			break;
+		}
+		if (de->d_name[0] == '.')
+			continue;
+		fd = openat(dirfd(d), de->d_name,
+			    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		if (fd < 0) {
+			if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (fstat(fd, &st) < 0) {
+			r = -errno;
+			close(fd);
+			break;
+		}
+		if (st.st_dev == own.st_dev && st.st_ino == own.st_ino) {
+			close(fd);
+			continue;
+		}
+		r = foreign_scan_one(ipam, fd, f);
+		if (r < 0)
+			break;
+	}
+	closedir(d);
+	if (r < 0) {
+		free(f->a);
+		*f = (struct foreign){ 0 };
+		return r;
+	}
+	if (f->n > 1)
+		qsort(f->a, f->n, sizeof(*f->a), u32_cmp);
+	return 0;
+}
+
 /*
  * Takes the next free address for content, round robin as host-local's
  * RangeIter: from the one after last_reserved_ip.0 when that lies in the
  * range (else from the first), through the last, wrapping to the first,
  * each once, the gateway skipped. Names seen taken in s (whatever their
- * content) are skipped without a system call; for the rest linkat decides
+ * content) and the addresses other networks' stores hold (f) are skipped
+ * without a system call; for the rest linkat decides
  * (EEXIST: taken meanwhile by someone who ignores the lock: the next).
  */
-static int take_next(const struct tartan_ipam *ipam, const struct scan *s, const char *content,
-		     size_t content_len, uint32_t *ret_addr)
+static int take_next(const struct tartan_ipam *ipam, const struct scan *s,
+		     const struct foreign *f, const char *content, size_t content_len,
+		     uint32_t *ret_addr)
 {
 	char tmp[sizeof(TEMP_PREFIX) + 16];
 	uint64_t size = (uint64_t)ipam->last - ipam->first + 1;
@@ -576,7 +706,7 @@ static int take_next(const struct tartan_ipam *ipam, const struct scan *s, const
 		char name[TARTAN_IP4_ADDR_STRLEN];
 
 		cur = cur == ipam->last ? ipam->first : cur + 1;
-		if (cur == ipam->gateway || scan_has(s, cur))
+		if (cur == ipam->gateway || scan_has(s, cur) || foreign_has(f, cur))
 			continue;
 		if (!have_tmp) {
 			r = temp_create(ipam, content, content_len, tmp);
@@ -725,6 +855,7 @@ int tartan_ipam_allocate(struct tartan_ipam *ipam, const char *id, const char *i
 {
 	char *content = NULL;
 	struct scan s = { 0 };
+	struct foreign f = { 0 };
 	uint32_t addr;
 	int r, len;
 
@@ -748,7 +879,10 @@ int tartan_ipam_allocate(struct tartan_ipam *ipam, const char *id, const char *i
 	if (r != -ENOENT)
 		goto out;
 
-	r = take_next(ipam, &s, content, (size_t)len, &addr);
+	r = foreign_scan(ipam, &f);
+	if (r < 0)
+		goto out;
+	r = take_next(ipam, &s, &f, content, (size_t)len, &addr);
 	if (r < 0)
 		goto out;
 	cache_add(ipam, addr, id, ifname);
@@ -769,6 +903,7 @@ out:
 		ipam->cache_valid = false;
 	lock_drop(ipam);
 	scan_done(&s);
+	free(f.a);
 	free(content);
 	if (r == 0)
 		*ret_addr = addr;
@@ -1050,6 +1185,7 @@ void tartan_ipam_free(struct tartan_ipam *ipam)
 	if (ipam->dfd >= 0)
 		close(ipam->dfd);
 	tartan_ipam_entries_free(ipam->cache, ipam->n_cache);
+	free(ipam->foreign_root);
 	free(ipam->dir);
 	free(ipam);
 }
@@ -1063,4 +1199,20 @@ void tartan_ipam_set_lock_timeout(struct tartan_ipam *ipam, unsigned msec)
 {
 	if (ipam)
 		ipam->lock_timeout_ms = msec;
+}
+
+int tartan_ipam_set_foreign_root(struct tartan_ipam *ipam, const char *root)
+{
+	char *c = NULL;
+
+	if (!ipam)
+		return -EINVAL;
+	if (root && *root) {
+		c = strdup(root);
+		if (!c)
+			return -ENOMEM;
+	}
+	free(ipam->foreign_root);
+	ipam->foreign_root = c;
+	return 0;
 }

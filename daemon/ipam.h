@@ -108,6 +108,18 @@ void tartan_ipam_free(struct tartan_ipam *ipam);
 /* How many temp files left by a crash tartan_ipam_new() removed, for its log. */
 unsigned tartan_ipam_temp_removed(const struct tartan_ipam *ipam);
 
+/*
+ * Another host-local dataDir (host-local's default /var/lib/cni/networks; NULL
+ * or "": none, the default): every network directory in it but the store's
+ * own is read on each allocation, and any address file there that lies in
+ * the store's subnet counts as taken, so a node taken over from bridge +
+ * host-local (flannel's CNI plugin) never hands out an address a pod of that
+ * era still holds. Read only, without those directories' locks; a missing
+ * root holds nothing. tartan_ipam_allocate() fails with the error when a
+ * directory there cannot be read (an address is never handed out unchecked).
+ */
+_tartan_wur_ int tartan_ipam_set_foreign_root(struct tartan_ipam *ipam, const char *root);
+
 /* The lock wait (default TARTAN_IPAM_LOCK_TIMEOUT_MS); for tests. */
 void tartan_ipam_set_lock_timeout(struct tartan_ipam *ipam, unsigned msec);
 

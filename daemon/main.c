@@ -614,6 +614,8 @@ static int start_pods(struct daemon *d)
 {
 	int err = tartan_pods_new(d->opts->state_dir, d->opts->bridge, &d->pods);
 
+	if (err >= 0)
+		err = tartan_pods_set_cni_data_dir(d->pods, d->opts->cni_data_dir);
 	if (err < 0)
 		return tartan_log_errno(TARTAN_LOG_ERROR, -err, "pods: %m");
 	return 0;

@@ -89,6 +89,8 @@ static const struct opt_def opt_defs[] = {
 	{ "bridge", KIND_IFNAME, 0, FIELD(bridge), 0, 0, "cni0", "NAME", "pod bridge" },
 	{ "cni-conf-dir", KIND_PATH, 0, FIELD(cni_conf_dir), 0, 0, "/etc/cni/net.d", "DIR",
 	  "CNI configuration directory" },
+	{ "cni-data-dir", KIND_PATH_OR_NONE, 0, FIELD(cni_data_dir), 0, 0, "/var/lib/cni/networks",
+	  "DIR", "host-local's dataDir: its addresses are kept out; empty: none" },
 	{ "rkt-net-dir", KIND_PATH_OR_NONE, 0, FIELD(rkt_net_dir), 0, 0, "/etc/rkt/net.d", "DIR",
 	  "rkt network configuration directory; empty: none" },
 	{ "rkt-conf-type", KIND_RKT_CONF_TYPE, 0, FIELD(rkt_conf_flannel), 0, 0, "bridge",
@@ -1134,6 +1136,7 @@ void tartan_options_free(struct tartan_options *o)
 	free(o->socket_path);
 	free(o->bridge);
 	free(o->cni_conf_dir);
+	free(o->cni_data_dir);
 	free(o->rkt_net_dir);
 	free(o);
 }

@@ -68,6 +68,7 @@ struct tartan_options {
 	char *socket_path;	      /* --socket, absolute, fits in sun_path */
 	char *bridge;		      /* an interface name */
 	char *cni_conf_dir;	      /* absolute */
+	char *cni_data_dir;	      /* absolute; NULL: none (--cni-data-dir=) */
 	char *rkt_net_dir;	      /* absolute; NULL: no rkt conf (--rkt-net-dir=) */
 	bool rkt_conf_flannel;	      /* --rkt-conf-type=flannel (default bridge) */
 	bool has_pod_cidr;	      /* kubenet mode */

@@ -19,6 +19,7 @@
 
 struct tartan_pods {
 	char *ipam_dir; /* <data dir>/<TARTAN_PODS_NETWORK> */
+	char *cni_data_dir; /* tartan_pods_set_cni_data_dir(); NULL: none */
 	char *meta_dir; /* pods' names from CNI_ARGS: host-local's layout has no room for them */
 	char *bridge;
 	struct tartan_nl *nl;
@@ -90,6 +91,7 @@ void tartan_pods_free(struct tartan_pods *p)
 	tartan_ipam_free(p->ipam);
 	tartan_nl_free(p->nl);
 	free(p->ipam_dir);
+	free(p->cni_data_dir);
 	free(p->meta_dir);
 	free(p->bridge);
 	free(p);
@@ -105,6 +107,20 @@ static void log_released(const struct tartan_ipam_entry *e, size_t n, const char
 				   e[i].ifname ? e[i].ifname : "-", why);
 }
 
+int tartan_pods_set_cni_data_dir(struct tartan_pods *p, const char *dir)
+{
+	char *c = NULL;
+
+	if (dir && *dir) {
+		c = strdup(dir);
+		if (!c)
+			return -ENOMEM;
+	}
+	free(p->cni_data_dir);
+	p->cni_data_dir = c;
+	return p->ipam ? tartan_ipam_set_foreign_root(p->ipam, c) : 0;
+}
+
 int tartan_pods_set_node(struct tartan_pods *p, const struct tartan_ip4_net *subnet, unsigned mtu)
 {
 	struct tartan_ipam_entry *gone = NULL;
@@ -118,6 +134,11 @@ int tartan_pods_set_node(struct tartan_pods *p, const struct tartan_ip4_net *sub
 	err = tartan_ipam_new(p->ipam_dir, subnet, 0, &ipam);
 	if (err < 0)
 		return tartan_log_errno(TARTAN_LOG_ERROR, -err, "IPAM store %s: %m", p->ipam_dir);
+	err = tartan_ipam_set_foreign_root(ipam, p->cni_data_dir);
+	if (err < 0) {
+		tartan_ipam_free(ipam);
+		return tartan_log_errno(TARTAN_LOG_ERROR, -err, "IPAM store %s: %m", p->ipam_dir);
+	}
 	if (tartan_ipam_temp_removed(ipam))
 		tartan_log_info("IPAM store %s: removed %u temp files left by a crash", p->ipam_dir,
 				tartan_ipam_temp_removed(ipam));

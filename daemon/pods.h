@@ -56,6 +56,14 @@ _tartan_wur_ int tartan_pods_new(const char *state_dir, const char *bridge,
 void tartan_pods_free(struct tartan_pods *p);
 
 /*
+ * host-local's dataDir of the CNI plugins the node used before tartan (--cni-data-dir,
+ * default /var/lib/cni/networks; NULL or "": none): the addresses its networks hold in
+ * the node's subnet are never handed out (see tartan_ipam_set_foreign_root()), so the
+ * pods of a node taken over from flannel keep theirs alone.
+ */
+_tartan_wur_ int tartan_pods_set_cni_data_dir(struct tartan_pods *p, const char *dir);
+
+/*
  * The node's subnet and the pods' MTU; until then ADD answers "try again
  * later" and STATUS "not available". When the subnet changes, the addresses
  * held in the old one are released and logged (the pods there lost their

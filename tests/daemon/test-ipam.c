@@ -23,6 +23,11 @@
  *    random instants, 200 times; after each kill no address file is torn,
  *    no container holds two addresses, every operation the child completed
  *    is on disk, and only the one in flight may or may not be;
+ *  - with a foreign root (tartand's --cni-data-dir): the addresses of the
+ *    subnet that another network directory there holds (flannel's "cbr0") are
+ *    never handed out, are left untouched, the store's own directory and
+ *    names that are no address of the subnet are not counted; with no root,
+ *    or a missing one, they are handed out again;
  *  - with Debian's containernetworking-plugins installed: the real host-local
  *    binary and this store share one directory, each sees the other's
  *    allocations, never hands them out, releases them, and follows the
@@ -1030,6 +1035,76 @@ static uint32_t host_local_add(struct ctx *c, const char *id)
 	return a;
 }
 
+
+static void put_abs(const char *path, const char *content)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+	close(fd);
+}
+
+static void test_foreign_root(void **state)
+{
+	struct ctx *c = *state;
+	struct tartan_ipam *ipam = open_store(c, "10.5.3.0/29");
+	char cbr0[128], p[256], buf[64], missing[128];
+	uint32_t a = 0;
+
+	/* flannel's host-local store beside ours, as the bridge plugin left it */
+	snprintf(cbr0, sizeof(cbr0), "%s/cbr0", c->dir);
+	assert_int_equal(mkdir(cbr0, 0755), 0);
+	snprintf(p, sizeof(p), "%s/10.5.3.3", cbr0);
+	put_abs(p, "ctr-f1\r\neth0");
+	snprintf(p, sizeof(p), "%s/10.5.3.4", cbr0);
+	put_abs(p, "ctr-f2\r\neth0");
+	snprintf(p, sizeof(p), "%s/10.9.0.5", cbr0); /* another subnet: not ours to skip */
+	put_abs(p, "ctr-f3\r\neth0");
+	snprintf(p, sizeof(p), "%s/last_reserved_ip.0", cbr0);
+	put_abs(p, "10.5.3.4");
+	snprintf(p, sizeof(p), "%s/lock", cbr0);
+	put_abs(p, "");
+	snprintf(p, sizeof(p), "%s/2001:db8::5", cbr0);
+	put_abs(p, "ctr-f4\r\neth0");
+	snprintf(p, sizeof(p), "%s/not-a-dir", c->dir); /* a file in the root: skipped */
+	put_abs(p, "10.5.3.2");
+
+	assert_int_equal(tartan_ipam_set_foreign_root(ipam, c->dir), 0);
+	/* .1 the gateway, .3 .4 flannel's: five host addresses, three for us */
+	assert_addr(alloc_ok(ipam, "a", "eth0"), "10.5.3.2");
+	assert_addr(alloc_ok(ipam, "b", "eth0"), "10.5.3.5");
+	assert_addr(alloc_ok(ipam, "c", "eth0"), "10.5.3.6");
+	assert_int_equal(tartan_ipam_allocate(ipam, "d", "eth0", &a), -ENOSPC);
+	/* the store's own directory lies in the root too: its files count once, as its own */
+	assert_addr(alloc_ok(ipam, "b", "eth0"), "10.5.3.5");
+	/* not ours: found by no call, left as they were */
+	assert_int_equal(tartan_ipam_find(ipam, "ctr-f1", "eth0", &a), -ENOENT);
+	snprintf(p, sizeof(p), "%s/10.5.3.3", cbr0);
+	assert_int_equal(slurp(p, buf, sizeof(buf)), 12);
+	assert_string_equal(buf, "ctr-f1\r\neth0");
+	snprintf(p, sizeof(p), "%s/last_reserved_ip.0", cbr0);
+	assert_int_equal(slurp(p, buf, sizeof(buf)), 8);
+	assert_false(exists(c, "10.5.3.3"));
+
+	/* one freed by host-local is ours to give again; one it takes meanwhile is not */
+	snprintf(p, sizeof(p), "%s/10.5.3.3", cbr0);
+	assert_int_equal(unlink(p), 0);
+	snprintf(p, sizeof(p), "%s/10.5.3.2", cbr0);
+	assert_int_equal(tartan_ipam_release(ipam, "a", "eth0", NULL), 0);
+	put_abs(p, "ctr-f5\r\neth0");
+	assert_addr(alloc_ok(ipam, "d", "eth0"), "10.5.3.3");
+	assert_int_equal(tartan_ipam_allocate(ipam, "e", "eth0", &a), -ENOSPC);
+
+	/* a missing root holds nothing (.4 is flannel's), no root neither (.2 is) */
+	snprintf(missing, sizeof(missing), "%s/missing", c->dir);
+	assert_int_equal(tartan_ipam_set_foreign_root(ipam, missing), 0);
+	assert_addr(alloc_ok(ipam, "e", "eth0"), "10.5.3.4");
+	assert_int_equal(tartan_ipam_set_foreign_root(ipam, NULL), 0);
+	assert_addr(alloc_ok(ipam, "f", "eth0"), "10.5.3.2");
+	tartan_ipam_free(ipam);
+}
+
 static void test_host_local_binary(void **state)
 {
 	struct ctx *c = *state;
@@ -1113,6 +1188,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_leftover_temp_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_held_elsewhere, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_safety, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_local_binary, setup, teardown),
 	};
 

@@ -90,8 +90,9 @@ print(r if isinstance(r, str) else json.dumps(r, sort_keys=True))
 #
 # Start tartand in namespace NODE with --iface eth0 --public-ip NETNS_ADDR[NODE], the etcd of
 # tartan_net_setup, --etcd-prefix PREFIX (default /coreos.com/network) and its files in DIR
-# (default $TARTAN_WORK/NODE): subnet.env, state/, tartand.sock, tartand.log, and the CNI
-# confs in net.d/ and rkt.d/ (never the host's /etc/cni/net.d; flags after -- override). With --gate,
+# (default $TARTAN_WORK/NODE): subnet.env, state/, tartand.sock, tartand.log, the CNI
+# confs in net.d/ and rkt.d/, other CNI networks' host-local stores looked for in
+# cni-networks/ (never the host's /etc/cni/net.d or /var/lib/cni; flags after -- override). With --gate,
 # the daemon is exec'ed only once a line can be read from FIFO (the caller holds FIFO open
 # read-write and writes a line to let it go): two daemons released at one instant.
 # Sets TARTAND_PID[NODE] and friends. TARTAND_ENV[NODE] (a string of NAME=VALUE words) is put
@@ -134,6 +135,7 @@ tartand_start()
 		--socket "${TARTAND_SOCK[$node]}"
 		--cni-conf-dir "$dir/net.d"
 		--rkt-net-dir "$dir/rkt.d"
+		--cni-data-dir "$dir/cni-networks"
 		--log-level debug
 		"$@")
 	if [[ -n $gate ]]; then
