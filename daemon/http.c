@@ -75,6 +75,26 @@ static void cni_metrics(FILE *f, const struct tartan_pods_stats *st)
 	}
 }
 
+/* every kind (and cause) always, so rates work from the first scrape */
+static void etcd_metrics(FILE *f, const struct tartan_etcd_stats *es)
+{
+	family(f, "tartan_etcd_requests_total", "counter",
+	       "HTTP requests sent to etcd (attempts; watch: streams opened), by kind.");
+	for (int k = 0; k < TARTAN_ETCD_REQ_MAX; k++)
+		fprintf(f, "tartan_etcd_requests_total{kind=\"%s\"} %" PRIu64 "\n",
+			tartan_etcd_req_kind_name(k), es->requests_by_kind[k]);
+
+	family(f, "tartan_etcd_errors_total", "counter",
+	       "Requests to etcd that failed, by kind and cause (transport: no answer; "
+	       "timeout; refused: etcd or a proxy said no; malformed: unreadable answer).");
+	for (int k = 0; k < TARTAN_ETCD_REQ_MAX; k++)
+		for (int c = 0; c < TARTAN_ETCD_CAUSE_MAX; c++)
+			fprintf(f,
+				"tartan_etcd_errors_total{kind=\"%s\",cause=\"%s\"} %" PRIu64 "\n",
+				tartan_etcd_req_kind_name(k), tartan_etcd_cause_name(c),
+				es->errors_by_kind[k][c]);
+}
+
 int tartan_http_metrics(const struct tartan_http_sources *src, char **ret, size_t *ret_len)
 {
 	struct tartan_dataplane_stats dp;
@@ -126,10 +146,7 @@ int tartan_http_metrics(const struct tartan_http_sources *src, char **ret, size_
 		   "Netlink monitor overflows, each followed by a full sync.", dp.overflows);
 
 	tartan_etcd_client_stats(src->etcd, &es);
-	sample_u64(f, "tartan_etcd_requests_total", "counter", "HTTP requests sent to etcd.",
-		   es.requests);
-	sample_u64(f, "tartan_etcd_errors_total", "counter", "Requests to etcd that failed.",
-		   es.errors);
+	etcd_metrics(f, &es);
 	sample_u64(f, "tartan_etcd_failovers_total", "counter", "Moves to another etcd endpoint.",
 		   es.failovers);
 	sample_u64(f, "tartan_etcd_watch_reconnects_total", "counter",

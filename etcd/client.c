@@ -53,7 +53,8 @@ struct transfer {
 	struct curl_slist *headers;
 	char errbuf[CURL_ERROR_SIZE];
 	char message[CURL_ERROR_SIZE + 96];
-	size_t endpoint; /* index of the endpoint this attempt went to */
+	size_t endpoint;		/* index of the endpoint this attempt went to */
+	enum tartan_etcd_req_kind kind; /* which counters this attempt goes to */
 	bool is_watch;
 	bool overflow; /* the body outgrew its limit */
 	bool grpc;
@@ -399,7 +400,83 @@ static int transfer_start(struct tartan_etcd_client *c, struct transfer *t)
 	if (curl_multi_add_handle(t->grpc ? c->http2.multi : c->http1.multi, t->easy) != CURLM_OK)
 		return -ENOMEM;
 	c->stats.requests++;
+	c->stats.requests_by_kind[t->kind]++;
 	return 0;
+}
+
+/* An attempt that failed: counted in the total and by kind and cause. */
+static void transfer_count_error(struct tartan_etcd_client *c, const struct transfer *t,
+				 enum tartan_etcd_cause cause)
+{
+	c->stats.errors++;
+	c->stats.errors_by_kind[t->kind][cause]++;
+}
+
+static enum tartan_etcd_cause cause_from_curl(CURLcode rc)
+{
+	return rc == CURLE_OPERATION_TIMEDOUT ? TARTAN_ETCD_CAUSE_TIMEOUT :
+						TARTAN_ETCD_CAUSE_TRANSPORT;
+}
+
+static enum tartan_etcd_req_kind req_kind_from_result(enum tartan_etcd_result_kind kind)
+{
+	switch (kind) {
+	case TARTAN_ETCD_RESULT_RANGE:
+		return TARTAN_ETCD_REQ_RANGE;
+	case TARTAN_ETCD_RESULT_PUT:
+		return TARTAN_ETCD_REQ_PUT;
+	case TARTAN_ETCD_RESULT_DELETE:
+		return TARTAN_ETCD_REQ_DELETE;
+	case TARTAN_ETCD_RESULT_TXN:
+		return TARTAN_ETCD_REQ_TXN;
+	case TARTAN_ETCD_RESULT_LEASE_GRANT:
+		return TARTAN_ETCD_REQ_LEASE_GRANT;
+	case TARTAN_ETCD_RESULT_LEASE_REVOKE:
+		return TARTAN_ETCD_REQ_LEASE_REVOKE;
+	case TARTAN_ETCD_RESULT_LEASE_KEEPALIVE:
+		return TARTAN_ETCD_REQ_LEASE_KEEPALIVE;
+	case TARTAN_ETCD_RESULT_LEASE_TTL:
+		return TARTAN_ETCD_REQ_LEASE_TIMETOLIVE;
+	case TARTAN_ETCD_RESULT_AUTHENTICATE:
+		return TARTAN_ETCD_REQ_AUTH;
+	case TARTAN_ETCD_RESULT_COMPACT:
+		return TARTAN_ETCD_REQ_COMPACT;
+	case TARTAN_ETCD_RESULT_STATUS:
+		return TARTAN_ETCD_REQ_STATUS;
+	}
+	abort();
+}
+
+const char *tartan_etcd_req_kind_name(enum tartan_etcd_req_kind kind)
+{
+	static const char *const names[TARTAN_ETCD_REQ_MAX] = {
+		[TARTAN_ETCD_REQ_RANGE] = "range",
+		[TARTAN_ETCD_REQ_PUT] = "put",
+		[TARTAN_ETCD_REQ_DELETE] = "delete",
+		[TARTAN_ETCD_REQ_TXN] = "txn",
+		[TARTAN_ETCD_REQ_LEASE_GRANT] = "lease_grant",
+		[TARTAN_ETCD_REQ_LEASE_REVOKE] = "lease_revoke",
+		[TARTAN_ETCD_REQ_LEASE_KEEPALIVE] = "lease_keepalive",
+		[TARTAN_ETCD_REQ_LEASE_TIMETOLIVE] = "lease_timetolive",
+		[TARTAN_ETCD_REQ_AUTH] = "auth",
+		[TARTAN_ETCD_REQ_COMPACT] = "compact",
+		[TARTAN_ETCD_REQ_STATUS] = "status",
+		[TARTAN_ETCD_REQ_WATCH] = "watch",
+	};
+
+	return (unsigned)kind < TARTAN_ETCD_REQ_MAX ? names[kind] : NULL;
+}
+
+const char *tartan_etcd_cause_name(enum tartan_etcd_cause cause)
+{
+	static const char *const names[TARTAN_ETCD_CAUSE_MAX] = {
+		[TARTAN_ETCD_CAUSE_TRANSPORT] = "transport",
+		[TARTAN_ETCD_CAUSE_TIMEOUT] = "timeout",
+		[TARTAN_ETCD_CAUSE_REFUSED] = "refused",
+		[TARTAN_ETCD_CAUSE_MALFORMED] = "malformed",
+	};
+
+	return (unsigned)cause < TARTAN_ETCD_CAUSE_MAX ? names[cause] : NULL;
 }
 
 /* A connection-level failure on endpoint idx: later requests go elsewhere. */
@@ -603,7 +680,7 @@ static void request_done(struct tartan_etcd_request *r, CURLcode rc)
 	curl_easy_getinfo(r->t.easy, CURLINFO_RESPONSE_CODE, &status);
 	if (rc != CURLE_OK) {
 		err = errno_from_curl(rc);
-		c->stats.errors++;
+		transfer_count_error(c, &r->t, cause_from_curl(rc));
 		if (rc != CURLE_OPERATION_TIMEDOUT || status == 0)
 			endpoint_failed(c, r->t.endpoint);
 		if ((r->idempotent || curl_error_before_send(rc)) && request_retry(r))
@@ -614,7 +691,9 @@ static void request_done(struct tartan_etcd_request *r, CURLcode rc)
 	}
 
 	if (r->t.grpc && status == 200 && r->t.grpc_status != 0) {
-		c->stats.errors++;
+		transfer_count_error(c, &r->t,
+				     r->t.grpc_status < 0 ? TARTAN_ETCD_CAUSE_MALFORMED :
+							    TARTAN_ETCD_CAUSE_REFUSED);
 		if (r->t.grpc_status < 0)
 			request_finishf(r, -EBADMSG, "etcd %s%s: answer without grpc-status", url,
 					r->path);
@@ -646,7 +725,7 @@ static void request_done(struct tartan_etcd_request *r, CURLcode rc)
 		else
 			err = tartan_etcd_decode_result(r->kind, body, r->t.len, &res);
 		if (err < 0) {
-			c->stats.errors++;
+			transfer_count_error(c, &r->t, TARTAN_ETCD_CAUSE_MALFORMED);
 			request_finishf(r, err, "etcd %s%s: malformed answer", url, r->path);
 			return;
 		}
@@ -659,7 +738,7 @@ static void request_done(struct tartan_etcd_request *r, CURLcode rc)
 		return;
 	}
 
-	c->stats.errors++;
+	transfer_count_error(c, &r->t, TARTAN_ETCD_CAUSE_REFUSED);
 	if (r->t.grpc || tartan_etcd_decode_error(body, r->t.len, &code, &message) < 0) {
 		/* not etcd's answer: a proxy, a wrong URL, a 5xx without body */
 		if (status >= 500) {
@@ -692,6 +771,7 @@ static int request_submit_body(struct tartan_etcd_client *c, enum tartan_etcd_re
 	}
 	r->client = c;
 	r->kind = kind;
+	r->t.kind = req_kind_from_result(kind);
 	r->path = path;
 	r->body = body;
 	r->body_len = body_len;
@@ -1058,7 +1138,7 @@ static void watch_done(struct tartan_etcd_watch *w, CURLcode rc)
 	if (w->stopped)
 		return;
 	if (rc != CURLE_OK) {
-		c->stats.errors++;
+		transfer_count_error(c, &w->t, cause_from_curl(rc));
 		snprintf(w->last_error, sizeof(w->last_error), "etcd %s/v3/watch: %s",
 			 c->endpoints[w->t.endpoint], transfer_curl_error(&w->t, rc));
 		if (rc != CURLE_WRITE_ERROR)
@@ -1067,7 +1147,7 @@ static void watch_done(struct tartan_etcd_watch *w, CURLcode rc)
 		char *message = NULL;
 		int code = 0;
 
-		c->stats.errors++;
+		transfer_count_error(c, &w->t, TARTAN_ETCD_CAUSE_REFUSED);
 		if (tartan_etcd_decode_error(w->t.buf ? w->t.buf : "", w->t.len, &code, &message) <
 		    0)
 			message = NULL;
@@ -1101,6 +1181,7 @@ int tartan_etcd_watch_new(struct tartan_etcd_client *c, const struct tartan_etcd
 		return -ENOMEM;
 	w->client = c;
 	w->t.is_watch = true;
+	w->t.kind = TARTAN_ETCD_REQ_WATCH;
 	w->t.limit = WATCH_LINE_MAX;
 	w->key.data = malloc(req->keys.key_len + 1);
 	if (!w->key.data)

@@ -58,12 +58,46 @@ void tartan_etcd_client_free(struct tartan_etcd_client *c);
 /* The endpoint requests go to now, for status output. */
 const char *tartan_etcd_client_endpoint(const struct tartan_etcd_client *c);
 
+/* The kinds of request the client sends, for per-kind statistics. */
+enum tartan_etcd_req_kind {
+	TARTAN_ETCD_REQ_RANGE,
+	TARTAN_ETCD_REQ_PUT,
+	TARTAN_ETCD_REQ_DELETE,
+	TARTAN_ETCD_REQ_TXN,
+	TARTAN_ETCD_REQ_LEASE_GRANT,
+	TARTAN_ETCD_REQ_LEASE_REVOKE,
+	TARTAN_ETCD_REQ_LEASE_KEEPALIVE,
+	TARTAN_ETCD_REQ_LEASE_TIMETOLIVE,
+	TARTAN_ETCD_REQ_AUTH, /* /v3/auth/authenticate */
+	TARTAN_ETCD_REQ_COMPACT,
+	TARTAN_ETCD_REQ_STATUS,
+	TARTAN_ETCD_REQ_WATCH, /* one per stream opened */
+	TARTAN_ETCD_REQ_MAX,
+};
+
+/* Why an attempt failed. */
+enum tartan_etcd_cause {
+	TARTAN_ETCD_CAUSE_TRANSPORT, /* connection, TLS, reset: no answer */
+	TARTAN_ETCD_CAUSE_TIMEOUT,   /* the attempt ran out of time */
+	TARTAN_ETCD_CAUSE_REFUSED,   /* etcd or a proxy said no: gRPC code, HTTP error */
+	TARTAN_ETCD_CAUSE_MALFORMED, /* an answer the client cannot read */
+	TARTAN_ETCD_CAUSE_MAX,
+};
+
+/* "range", "put", ..., "watch": label values for metrics; NULL when out of range. */
+const char *tartan_etcd_req_kind_name(enum tartan_etcd_req_kind kind);
+/* "transport", "timeout", "refused", "malformed"; NULL when out of range. */
+const char *tartan_etcd_cause_name(enum tartan_etcd_cause cause);
+
 /* Statistics, for metrics and benchmarks. */
 struct tartan_etcd_stats {
 	uint64_t requests;  /* HTTP requests sent (attempts) */
 	uint64_t errors;    /* attempts that failed */
 	uint64_t failovers; /* moves to another endpoint */
 	uint64_t watch_reconnects;
+	/* the same two split up: they sum to requests and errors */
+	uint64_t requests_by_kind[TARTAN_ETCD_REQ_MAX];
+	uint64_t errors_by_kind[TARTAN_ETCD_REQ_MAX][TARTAN_ETCD_CAUSE_MAX];
 };
 void tartan_etcd_client_stats(const struct tartan_etcd_client *c, struct tartan_etcd_stats *ret);
 

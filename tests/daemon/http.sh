@@ -37,7 +37,15 @@
 #   (253 for a /24 with nothing held); the DEL raises the DEL success counter by 1 and
 #   brings in_use back to 0;
 # - tartan's route to n2's subnet deleted by hand in n1: tartan_dataplane_repairs_total
-#   goes up by exactly 1 once the route is back; tartan_etcd_requests_total is above 0;
+#   goes up by exactly 1 once the route is back;
+# - etcd requests and errors by kind: tartan_etcd_requests_total has one series per kind
+#   (range put delete txn lease_grant lease_revoke lease_keepalive lease_timetolive auth
+#   compact status watch) and tartan_etcd_errors_total one per kind and cause (transport
+#   timeout refused malformed); with n2 up, n1's txn (the lease is created by a txn), range
+#   (the startup list) and watch (two streams) counters are at least 1, and the sum over
+#   kinds lies between `tartanctl status`'s etcd_requests taken just before and just after
+#   the scrape (the same for the errors and etcd_errors); between the scrape before the
+#   config and the one once ready, kind="txn" went up (the lease create);
 # - an ADD without a container id sent straight to the control socket (the plugin would
 #   refuse it itself) is answered with error 4 and raises the ADD error counter by 1 and the
 #   ADD histogram's _count by 1;
@@ -323,6 +331,27 @@ print("absent" if v is None else int(v) if v == int(v) else v)
 ' "$T/$1.json" "$2"
 }
 
+# msum NAME FAMILY: the sum of FAMILY's series in scrape NAME (an integer)
+msum()
+{
+	"$PYTHON3" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(int(sum(v for k, v in d.items() if k.startswith(sys.argv[2] + "{"))))
+' "$T/$1.json" "$2"
+}
+
+# kind_series NAME FAMILY: the label sets of FAMILY's series in scrape NAME, one a line, sorted
+kind_series()
+{
+	"$PYTHON3" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+p = sys.argv[2] + "{"
+print("\n".join(sorted(k[len(p) - 1:] for k in d if k.startswith(p))))
+' "$T/$1.json" "$2"
+}
+
 # delta A B SERIES: m B SERIES - m A SERIES
 delta()
 {
@@ -423,8 +452,44 @@ tap_is "$(m peers tartan_peers)" "$(tstatus n1 peers 2>&1)" \
 	"peers: tartan_peers is status's peers (1)" || true
 tap_is "$(m peers tartan_routes)" "$(tstatus n1 routes 2>&1)" \
 	"peers: tartan_routes is status's routes (1)" || true
-tap_like "$(m peers tartan_etcd_requests_total)" '^[1-9][0-9]*$' \
-	"peers: tartan_etcd_requests_total is above 0" || true
+
+# etcd requests and errors by kind: every series there, and the counters add up to status's
+ETCD_KINDS="range put delete txn lease_grant lease_revoke lease_keepalive lease_timetolive auth
+compact status watch"
+ETCD_CAUSES="transport timeout refused malformed"
+want_req=$(for k in $ETCD_KINDS; do printf '{kind="%s"}\n' "$k"; done | sort)
+want_err=$(for k in $ETCD_KINDS; do for c in $ETCD_CAUSES; do
+	printf '{cause="%s",kind="%s"}\n' "$c" "$k"
+done; done | sort)
+tap_is "$(kind_series peers tartan_etcd_requests_total)" "$want_req" \
+	"peers: tartan_etcd_requests_total has one series per request kind" || true
+tap_is "$(kind_series peers tartan_etcd_errors_total)" "$want_err" \
+	"peers: tartan_etcd_errors_total has one series per kind and cause" || true
+tap_like "$(delta before ready 'tartan_etcd_requests_total{kind="txn"}')" '^[1-9][0-9]*$' \
+	"ready: creating the lease raised tartan_etcd_requests_total{kind=\"txn\"}" || true
+for k in txn range watch; do
+	tap_like "$(m peers "tartan_etcd_requests_total{kind=\"$k\"}")" '^[1-9][0-9]*$' \
+		"peers: tartan_etcd_requests_total{kind=\"$k\"} is at least 1" || true
+done
+req0=$(tstatus n1 etcd_requests 2>&1 || true)
+err0=$(tstatus n1 etcd_errors 2>&1 || true)
+scrape etcd
+req1=$(tstatus n1 etcd_requests 2>&1 || true)
+err1=$(tstatus n1 etcd_errors 2>&1 || true)
+req_sum=$(msum etcd tartan_etcd_requests_total)
+err_sum=$(msum etcd tartan_etcd_errors_total)
+if [[ $req0 =~ ^[0-9]+$ && $req1 =~ ^[0-9]+$ ]] && ((req0 <= req_sum && req_sum <= req1)); then
+	tap_ok "etcd: requests summed over kinds ($req_sum) are status's etcd_requests"
+else
+	tap_fail "etcd: requests summed over kinds ($req_sum) are status's etcd_requests" \
+		"status before: $req0, after: $req1"
+fi
+if [[ $err0 =~ ^[0-9]+$ && $err1 =~ ^[0-9]+$ ]] && ((err0 <= err_sum && err_sum <= err1)); then
+	tap_ok "etcd: errors summed over kinds and causes ($err_sum) are status's etcd_errors"
+else
+	tap_fail "etcd: errors summed over kinds and causes ($err_sum) are status's etcd_errors" \
+		"status before: $err0, after: $err1"
+fi
 tap_is "$(m peers tartan_ipam_addresses_in_use)" 0 "peers: no pod address in use" || true
 tap_is "$(m peers tartan_ipam_addresses_free)" 253 \
 	"peers: 253 free addresses (a /24 less network, gateway and broadcast)" || true

@@ -1714,6 +1714,122 @@ static void test_failover(void **state)
 	tartan_etcd_sync_free(fo);
 }
 
+/* --- statistics ----------------------------------------------------------------------- */
+
+static void assert_stats_sum(const struct tartan_etcd_stats *st)
+{
+	uint64_t requests = 0, errors = 0;
+
+	for (int k = 0; k < TARTAN_ETCD_REQ_MAX; k++) {
+		requests += st->requests_by_kind[k];
+		for (int e = 0; e < TARTAN_ETCD_CAUSE_MAX; e++)
+			errors += st->errors_by_kind[k][e];
+	}
+	assert_i64(requests, st->requests);
+	assert_i64(errors, st->errors);
+}
+
+/* Each call is counted under its own kind, each failure under its kind and cause, and the
+ * kinds add up to the totals. */
+static void test_stats_by_kind(void **state)
+{
+	struct ctx *c = CTX();
+	const char *eps[] = { live_endpoint };
+	struct tartan_etcd_sync *s = NULL;
+	struct tartan_etcd_result *res = NULL;
+	const char *k = key(c, "k");
+	const struct tartan_etcd_put_req preq = {
+		.key = k, .key_len = strlen(k), .value = "v", .value_len = 1
+	};
+	const struct tartan_etcd_range_req rreq = { .keys = { .key = k, .key_len = strlen(k) } };
+	const struct tartan_etcd_delete_req dreq = { .keys = { .key = k, .key_len = strlen(k) } };
+	const struct tartan_etcd_op op = { .type = TARTAN_ETCD_OP_RANGE, .range = rreq };
+	const struct tartan_etcd_txn_req txn = { .success = &op, .n_success = 1 };
+	const int64_t id = ((int64_t)getpid() << 16) | 0x57a7;
+	const char *e;
+	struct tartan_etcd_stats st;
+
+	assert_i64(sync_new_on(eps, 1, &s), 0);
+	tartan_etcd_client_stats(tartan_etcd_sync_client(s), &st);
+	assert_i64(st.requests, 0);
+	assert_i64(st.errors, 0);
+
+	assert_ok(s, tartan_etcd_sync_put(s, &preq, &res));
+	tartan_etcd_result_free(res);
+	tartan_etcd_client_stats(tartan_etcd_sync_client(s), &st);
+	assert_i64(st.requests, 1);
+	assert_i64(st.requests_by_kind[TARTAN_ETCD_REQ_PUT], 1);
+	assert_i64(st.requests_by_kind[TARTAN_ETCD_REQ_RANGE], 0);
+
+	assert_ok(s, tartan_etcd_sync_range(s, &rreq, &res));
+	tartan_etcd_result_free(res);
+	assert_ok(s, tartan_etcd_sync_range(s, &rreq, &res));
+	tartan_etcd_result_free(res);
+	assert_ok(s, tartan_etcd_sync_txn(s, &txn, &res));
+	tartan_etcd_result_free(res);
+	assert_ok(s, tartan_etcd_sync_delete(s, &dreq, &res));
+	tartan_etcd_result_free(res);
+	assert_ok(s, tartan_etcd_sync_lease_grant(s, 60, id, &res));
+	tartan_etcd_result_free(res);
+	assert_ok(s, tartan_etcd_sync_lease_keepalive(s, id, &res));
+	tartan_etcd_result_free(res);
+	assert_ok(s, tartan_etcd_sync_lease_timetolive(s, id, &res));
+	tartan_etcd_result_free(res);
+	assert_ok(s, tartan_etcd_sync_lease_revoke(s, id, &res));
+	tartan_etcd_result_free(res);
+	assert_ok(s, tartan_etcd_sync_status(s, &res));
+	tartan_etcd_result_free(res);
+	/* etcd refuses: revoking a lease that is gone */
+	assert_fails(s, tartan_etcd_sync_lease_revoke(s, id, &res), -ENOENT, "lease not found");
+
+	tartan_etcd_client_stats(tartan_etcd_sync_client(s), &st);
+	assert_i64(st.requests_by_kind[TARTAN_ETCD_REQ_PUT], 1);
+	assert_i64(st.requests_by_kind[TARTAN_ETCD_REQ_RANGE], 2);
+	assert_i64(st.requests_by_kind[TARTAN_ETCD_REQ_TXN], 1);
+	assert_i64(st.requests_by_kind[TARTAN_ETCD_REQ_DELETE], 1);
+	assert_i64(st.requests_by_kind[TARTAN_ETCD_REQ_LEASE_GRANT], 1);
+	assert_i64(st.requests_by_kind[TARTAN_ETCD_REQ_LEASE_KEEPALIVE], 1);
+	assert_i64(st.requests_by_kind[TARTAN_ETCD_REQ_LEASE_TIMETOLIVE], 1);
+	assert_i64(st.requests_by_kind[TARTAN_ETCD_REQ_LEASE_REVOKE], 2);
+	assert_i64(st.requests_by_kind[TARTAN_ETCD_REQ_STATUS], 1);
+	assert_i64(st.requests_by_kind[TARTAN_ETCD_REQ_COMPACT], 0);
+	assert_i64(st.requests_by_kind[TARTAN_ETCD_REQ_AUTH], 0);
+	assert_i64(st.requests_by_kind[TARTAN_ETCD_REQ_WATCH], 0);
+	assert_i64(st.requests, 11);
+	assert_i64(st.errors, 1);
+	assert_i64(st.errors_by_kind[TARTAN_ETCD_REQ_LEASE_REVOKE][TARTAN_ETCD_CAUSE_REFUSED], 1);
+	assert_stats_sum(&st);
+	tartan_etcd_sync_free(s);
+
+	/* a dead endpoint: three attempts of a range, each a transport error */
+	s = NULL;
+	eps[0] = dead_endpoint;
+	assert_i64(sync_new_on(eps, 1, &s), 0);
+	assert_fails(s, tartan_etcd_sync_range(s, &rreq, &res), -ECONNREFUSED, dead_endpoint);
+	tartan_etcd_client_stats(tartan_etcd_sync_client(s), &st);
+	assert_i64(st.requests_by_kind[TARTAN_ETCD_REQ_RANGE], 3);
+	assert_i64(st.errors_by_kind[TARTAN_ETCD_REQ_RANGE][TARTAN_ETCD_CAUSE_TRANSPORT], 3);
+	assert_i64(st.errors, 3);
+	assert_stats_sum(&st);
+	tartan_etcd_sync_free(s);
+
+	/* the names metrics use */
+	assert_string_equal(tartan_etcd_req_kind_name(TARTAN_ETCD_REQ_RANGE), "range");
+	assert_string_equal(tartan_etcd_req_kind_name(TARTAN_ETCD_REQ_LEASE_TIMETOLIVE),
+			    "lease_timetolive");
+	assert_string_equal(tartan_etcd_req_kind_name(TARTAN_ETCD_REQ_WATCH), "watch");
+	assert_null(tartan_etcd_req_kind_name(TARTAN_ETCD_REQ_MAX));
+	for (int i = 0; i < TARTAN_ETCD_REQ_MAX; i++) {
+		e = tartan_etcd_req_kind_name(i);
+		assert_non_null(e);
+		assert_true(strspn(e, "abcdefghijklmnopqrstuvwxyz_") == strlen(e));
+	}
+	for (int i = 0; i < TARTAN_ETCD_CAUSE_MAX; i++)
+		assert_non_null(tartan_etcd_cause_name(i));
+	assert_string_equal(tartan_etcd_cause_name(TARTAN_ETCD_CAUSE_TIMEOUT), "timeout");
+	assert_null(tartan_etcd_cause_name(TARTAN_ETCD_CAUSE_MAX));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1745,6 +1861,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_client_free_cancels, setup, teardown),
 		cmocka_unit_test(test_dead_endpoint),
 		cmocka_unit_test_setup_teardown(test_failover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stats_by_kind, setup, teardown),
 	};
 
 	live_endpoint = getenv("TARTAN_TEST_ETCD");
