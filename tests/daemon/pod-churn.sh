@@ -40,8 +40,9 @@
 # running again (asserted). The pods that exist are those with
 # a successful ADD and no DEL attempted; an operation that failed (in flight at the kill, or
 # answered while the daemon had no subnet yet) has an unknown outcome and is decided by whether
-# the pod's netns has eth0. Asserted: the kill fell inside the burst (operations completed
-# before it and after the restart); before any GC, no address file belongs to a pod whose DEL
+# its attachment is whole: eth0 holding an address and the host end on cni0 (an ADD cut short
+# part of the way failed for its caller: GC must remove what it left). Asserted: the kill fell inside
+# the burst (operations completed before it and after the restart); before any GC, no address file belongs to a pod whose DEL
 # succeeded (a successful DEL released its address, also one answered by a daemon that had
 # just restarted). Then a CNI GC through the plugin (cniVersion 1.1.0,
 # "cni.dev/valid-attachments" = the existing pods) must succeed, and: no temp file is left in
@@ -464,12 +465,19 @@ def burst(ledger_path, report_path, ns_file, callers, n, progress_path):
 
 
 def resolve(led):
-    """{id: (ns, addr, host)} of the pods that exist; unknown outcomes decided by eth0."""
+    """{id: (ns, addr, host)} of the pods that exist; unknown outcomes decided by eth0.
+
+    Such a pod exists when its attachment is whole: its eth0 holds an address and its host
+    end is on cni0 (the last step of an ADD). An ADD cut short by the kill part of the way
+    (its caller got an error, so a runtime counts the attachment as failed and leaves it
+    out of its valid list) is not one; GC removes what it left."""
     exist = {}
+    veths = host_veths()
     for cid, p in led["pods"].items():
         st = p["state"]
         if st in ("add-unknown", "del-unknown"):
-            p["resolved"] = "exists" if pod_addrs(p["ns"]) is not None else "gone"
+            whole = pod_addrs(p["ns"]) and veths.get(host_name(cid)) == "cni0"
+            p["resolved"] = "exists" if whole else "gone"
             if p["resolved"] == "exists":
                 got = pod_addrs(p["ns"])
                 p["addr"] = got[0].split("/")[0] if got else None
