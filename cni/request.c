@@ -358,10 +358,14 @@ static int check_version(const char *asked, const struct command *cmd, const cha
 
 	if (!v) {
 		/* libcni's words; details cut long junk at the end of the list */
-		snprintf(details, sizeof(details),
-			 "config is \"%.*s\", plugin supports [\"%s\" \"%s\" \"%s\" \"%s\"]", 200,
-			 asked, tartan_cni_versions[0], tartan_cni_versions[1],
-			 tartan_cni_versions[2], tartan_cni_versions[3]);
+		size_t n = (size_t)snprintf(details, sizeof(details),
+					    "config is \"%.*s\", plugin supports [", 200, asked);
+
+		for (size_t i = 0; i < TARTAN_CNI_VERSIONS_N && n < sizeof(details); i++)
+			n += (size_t)snprintf(details + n, sizeof(details) - n, "%s\"%s\"",
+					      i ? " " : "", tartan_cni_versions[i]);
+		if (n < sizeof(details))
+			snprintf(details + n, sizeof(details) - n, "]");
 		return cni_refuse(TARTAN_CNI_ERR_INCOMPATIBLE_VERSION, details, ret_error,
 				  "incompatible CNI versions");
 	}

@@ -142,19 +142,22 @@ static int sync_bridge(struct tartan_dataplane *dp, size_t *changes)
 	/* a MAC of its own, from the gateway address as the bridge plugin makes one
 	 * (0a:58 and the address: locally administered, unique in the cluster), so the
 	 * gateway's MAC in the pods' ARP caches never changes */
-	uint8_t mac[TARTAN_NL_MAC_LEN] = { 0x0a, 0x58, (uint8_t)(gw.addr >> 24),
-					   (uint8_t)(gw.addr >> 16), (uint8_t)(gw.addr >> 8),
+	uint8_t mac[TARTAN_NL_MAC_LEN] = { 0x0a,
+					   0x58,
+					   (uint8_t)(gw.addr >> 24),
+					   (uint8_t)(gw.addr >> 16),
+					   (uint8_t)(gw.addr >> 8),
 					   (uint8_t)gw.addr };
 	int err;
 
 	err = tartan_nl_bridge_ensure(dp->nl, dp->bridge, dp->mtu,
-				      bridge_mac_is_kept(dp->bridge) ? NULL : mac, &dp->bridge_index);
+				      bridge_mac_is_kept(dp->bridge) ? NULL : mac,
+				      &dp->bridge_index);
 	if (err < 0)
 		return err;
 	return sync_link_addr(dp, dp->bridge_index, dp->bridge, &gw, changes);
 }
 
-/* flannel.<VNI> as flanneld makes it, with our MAC; its address <subnet>.0/32 */
 /*
  * flanneld turns router advertisements off on its device (net.ipv6.conf.flannel/1.accept_ra
  * = 0): nothing on the overlay should configure IPv6 on it. Once per device: a new device
@@ -174,15 +177,23 @@ static void vxlan_no_accept_ra(struct tartan_dataplane *dp)
 		tartan_log_errno(TARTAN_LOG_WARNING, -err, "%s: %m", path);
 }
 
-static int sync_vxlan_device(struct tartan_dataplane *dp, size_t *changes)
+/* flannel.<VNI> as flanneld makes it, with our MAC */
+static int vxlan_ensure(struct tartan_dataplane *dp)
 {
 	const struct tartan_flannel_vxlan_options *o = &dp->backend.vxlan;
+
+	return tartan_nl_vxlan_ensure(dp->nl, dp->vxlan_name, o->vni, dp->iface.addr, o->port,
+				      (int)dp->iface.index, dp->mtu, dp->vtep_mac, o->learning,
+				      &dp->vxlan_index);
+}
+
+/* the device, and its address <subnet>.0/32 */
+static int sync_vxlan_device(struct tartan_dataplane *dp, size_t *changes)
+{
 	struct tartan_ip4_net vtep = { .addr = dp->subnet.addr, .len = 32 };
 	int err;
 
-	err = tartan_nl_vxlan_ensure(dp->nl, dp->vxlan_name, o->vni, dp->iface.addr, o->port,
-				     (int)dp->iface.index, dp->mtu, dp->vtep_mac, o->learning,
-				     &dp->vxlan_index);
+	err = vxlan_ensure(dp);
 	if (err < 0)
 		return err;
 	vxlan_no_accept_ra(dp);
@@ -191,20 +202,21 @@ static int sync_vxlan_device(struct tartan_dataplane *dp, size_t *changes)
 
 /* ---- the peers' entries ---- */
 
-struct desired {
+/* the peers' entries: what should be (desired_build) or what the kernel has (peers_load) */
+struct entries {
 	struct tartan_nl_route *routes;
 	struct tartan_nl_neigh *neigh, *fdb;
 	size_t n_routes, n_neigh, n_fdb;
 };
 
-static void desired_free(struct desired *w)
+static void entries_free(struct entries *w)
 {
 	free(w->routes);
 	free(w->neigh);
 	free(w->fdb);
 }
 
-static int desired_build(struct tartan_dataplane *dp, struct desired *w)
+static int desired_build(struct tartan_dataplane *dp, struct entries *w)
 {
 	size_t n_peers = tartan_flannel_registry_n_peers(dp->registry);
 	struct tartan_ip4_net *connected = NULL;
@@ -215,7 +227,7 @@ static int desired_build(struct tartan_dataplane *dp, struct desired *w)
 	size_t n_connected = 0;
 	int err;
 
-	*w = (struct desired){ 0 };
+	*w = (struct entries){ 0 };
 	if (dp->backend.vxlan.direct_routing) {
 		err = tartan_nl_addr_list(dp->nl, (int)dp->iface.index, &connected, &n_connected);
 		if (err < 0)
@@ -229,7 +241,7 @@ static int desired_build(struct tartan_dataplane *dp, struct desired *w)
 		w->fdb = calloc(n_peers, sizeof(*w->fdb));
 		if (!w->routes || !w->neigh || !w->fdb) {
 			free(connected);
-			desired_free(w);
+			entries_free(w);
 			return -ENOMEM;
 		}
 	}
@@ -275,15 +287,16 @@ static bool route_same(const struct tartan_nl_route *a, const struct tartan_nl_r
 
 static int neigh_cmp_ip(const void *a, const void *b)
 {
-	uint32_t x = ((const struct tartan_nl_neigh *)a)->ip, y = ((const struct tartan_nl_neigh *)b)->ip;
+	uint32_t x = ((const struct tartan_nl_neigh *)a)->ip,
+		 y = ((const struct tartan_nl_neigh *)b)->ip;
 
 	return x < y ? -1 : x > y;
 }
 
 static int neigh_cmp_mac(const void *a, const void *b)
 {
-	return memcmp(((const struct tartan_nl_neigh *)a)->mac, ((const struct tartan_nl_neigh *)b)->mac,
-		      TARTAN_NL_MAC_LEN);
+	return memcmp(((const struct tartan_nl_neigh *)a)->mac,
+		      ((const struct tartan_nl_neigh *)b)->mac, TARTAN_NL_MAC_LEN);
 }
 
 static bool neigh_same(const struct tartan_nl_neigh *a, const struct tartan_nl_neigh *b)
@@ -372,26 +385,6 @@ static void keep_first_error(int *err, int r)
 		*err = r; /* go on: one bad peer does not keep the others out */
 }
 
-/*
- * The peers' entries against the kernel's: routes of our protocol; on the vxlan device,
- * its permanent neighbours and FDB entries (the device is ours by name, so everything
- * permanent on it is ours). Deletes first, routes before what they rest on; then adds in
- * flannel's order (neighbour, FDB, route), in pipelined batches.
- */
-/* the kernel's side of the peers' entries (see peers_load) */
-struct kernel_entries {
-	struct tartan_nl_route *routes;
-	struct tartan_nl_neigh *neigh, *fdb;
-	size_t n_routes, n_neigh, n_fdb;
-};
-
-static void kernel_entries_free(struct kernel_entries *k)
-{
-	free(k->routes);
-	free(k->neigh);
-	free(k->fdb);
-}
-
 static bool have_vxlan(const struct tartan_dataplane *dp)
 {
 	return dp->vxlan_name[0] && dp->vxlan_index > 0;
@@ -402,11 +395,11 @@ static bool have_vxlan(const struct tartan_dataplane *dp)
  * the vxlan device, its permanent neighbours and FDB entries (the device is ours by name,
  * so everything permanent on it is ours). Both freed by the caller, also on error.
  */
-static int peers_load(struct tartan_dataplane *dp, struct desired *w, struct kernel_entries *k)
+static int peers_load(struct tartan_dataplane *dp, struct entries *w, struct entries *k)
 {
 	int err;
 
-	*k = (struct kernel_entries){ 0 };
+	*k = (struct entries){ 0 };
 	err = desired_build(dp, w);
 	if (err < 0)
 		return err;
@@ -424,43 +417,34 @@ static int peers_load(struct tartan_dataplane *dp, struct desired *w, struct ker
  */
 static int sync_peers(struct tartan_dataplane *dp, size_t *changes)
 {
-	struct kernel_entries k;
-	struct tartan_nl_route *have_routes;
-	struct tartan_nl_neigh *have_neigh, *have_fdb;
-	size_t n_have_routes, n_have_neigh, n_have_fdb;
+	struct entries k;
 	size_t del_r = 0, add_r = 0, del_n = 0, add_n = 0, del_f = 0, add_f = 0, i;
 	bool vxlan = have_vxlan(dp);
-	struct desired w;
+	struct entries w;
 	int err, r = 0;
 
 	err = peers_load(dp, &w, &k);
 	if (err < 0)
 		goto out;
-	have_routes = k.routes;
-	have_neigh = k.neigh;
-	have_fdb = k.fdb;
-	n_have_routes = k.n_routes;
-	n_have_neigh = k.n_neigh;
-	n_have_fdb = k.n_fdb;
 	dp->stats.routes = w.n_routes;
 	dp->stats.neighbours = w.n_neigh;
 	dp->stats.fdb = w.n_fdb;
 
-	diff(have_routes, n_have_routes, w.routes, w.n_routes, sizeof(*w.routes), route_cmp,
-	     route_same_v, &del_r, &add_r);
+	diff(k.routes, k.n_routes, w.routes, w.n_routes, sizeof(*w.routes), route_cmp, route_same_v,
+	     &del_r, &add_r);
 	if (vxlan) {
-		diff(have_neigh, n_have_neigh, w.neigh, w.n_neigh, sizeof(*w.neigh), neigh_cmp_ip,
+		diff(k.neigh, k.n_neigh, w.neigh, w.n_neigh, sizeof(*w.neigh), neigh_cmp_ip,
 		     neigh_same_v, &del_n, &add_n);
-		diff(have_fdb, n_have_fdb, w.fdb, w.n_fdb, sizeof(*w.fdb), neigh_cmp_mac,
-		     neigh_same_v, &del_f, &add_f);
+		diff(k.fdb, k.n_fdb, w.fdb, w.n_fdb, sizeof(*w.fdb), neigh_cmp_mac, neigh_same_v,
+		     &del_f, &add_f);
 	}
 	for (i = 0; i < del_r; i++)
-		keep_first_error(&r, tartan_nl_route_del(dp->nl, &have_routes[i]));
+		keep_first_error(&r, tartan_nl_route_del(dp->nl, &k.routes[i]));
 	for (i = 0; i < del_n; i++)
-		keep_first_error(&r, tartan_nl_neigh_del(dp->nl, dp->vxlan_index, have_neigh[i].ip));
+		keep_first_error(&r, tartan_nl_neigh_del(dp->nl, dp->vxlan_index, k.neigh[i].ip));
 	for (i = 0; i < del_f; i++)
-		keep_first_error(&r, tartan_nl_fdb_del(dp->nl, dp->vxlan_index, have_fdb[i].mac,
-						       have_fdb[i].ip));
+		keep_first_error(
+			&r, tartan_nl_fdb_del(dp->nl, dp->vxlan_index, k.fdb[i].mac, k.fdb[i].ip));
 	if (add_n)
 		keep_first_error(&r, tartan_nl_neigh_replace_many(dp->nl, dp->vxlan_index, w.neigh,
 								  add_n, NULL));
@@ -472,8 +456,8 @@ static int sync_peers(struct tartan_dataplane *dp, size_t *changes)
 	*changes += del_r + add_r + del_n + add_n + del_f + add_f;
 	err = r;
 out:
-	kernel_entries_free(&k);
-	desired_free(&w);
+	entries_free(&k);
+	entries_free(&w);
 	return err;
 }
 
@@ -545,8 +529,11 @@ static bool event_concerns_us(struct tartan_dataplane *dp, const struct tartan_n
 		       (e->ifindex != dp->bridge_index && e->ifindex != dp->vxlan_index);
 	}
 	case TARTAN_NL_EVENT_ADDR:
+		/* with DirectRouting, the external interface's prefixes decide which peers are
+		 * directly connected */
 		return e->ifindex == dp->bridge_index ||
-		       (dp->vxlan_index && e->ifindex == dp->vxlan_index);
+		       (dp->vxlan_index && e->ifindex == dp->vxlan_index) ||
+		       (dp->backend.vxlan.direct_routing && e->ifindex == (int)dp->iface.index);
 	case TARTAN_NL_EVENT_ROUTE:
 		return e->table == RT_TABLE_MAIN &&
 		       (e->protocol == TARTAN_NL_RTPROT ||
@@ -745,10 +732,7 @@ int tartan_dataplane_prepare(struct tartan_dataplane *dp,
 		err = vtep_mac_load(dp, ret_reason);
 		if (err < 0)
 			return err;
-		err = tartan_nl_vxlan_ensure(dp->nl, dp->vxlan_name, backend->vxlan.vni, iface->addr,
-					     backend->vxlan.port, (int)iface->index, mtu,
-					     dp->vtep_mac, backend->vxlan.learning,
-					     &dp->vxlan_index);
+		err = vxlan_ensure(dp);
 		if (err < 0)
 			return fail(ret_reason, err, "creating %s: %s", dp->vxlan_name,
 				    tartan_nl_last_error(dp->nl));
@@ -915,8 +899,8 @@ static int route_fields(const struct tartan_dataplane *dp, const struct tartan_n
 	return err ? -ENOMEM : 0;
 }
 
-static int routes_array(const struct tartan_dataplane *dp, struct desired *w,
-			struct kernel_entries *k, json_t *arr)
+static int routes_array(const struct tartan_dataplane *dp, struct entries *w, struct entries *k,
+			json_t *arr)
 {
 	struct tartan_dataplane_route_diff *d = NULL;
 	size_t n = 0;
@@ -990,8 +974,8 @@ static int neigh_array(struct tartan_nl_neigh *want, size_t n_want, struct tarta
 
 int tartan_dataplane_routes_json(struct tartan_dataplane *dp, json_t **ret)
 {
-	struct desired w = { 0 };
-	struct kernel_entries k = { 0 };
+	struct entries w = { 0 };
+	struct entries k = { 0 };
 	json_t *r, *routes, *neigh = NULL, *fdb = NULL;
 	int err = 0;
 
@@ -1023,8 +1007,8 @@ int tartan_dataplane_routes_json(struct tartan_dataplane *dp, json_t **ret)
 			err = neigh_array(w.fdb, w.n_fdb, k.fdb, k.n_fdb, true, fdb);
 	}
 out:
-	kernel_entries_free(&k);
-	desired_free(&w);
+	entries_free(&k);
+	entries_free(&w);
 	if (err < 0) {
 		json_decref(r);
 		return err;

@@ -203,8 +203,8 @@ static int lock_take_keep_cache(struct tartan_ipam *ipam)
 	}
 }
 
-/* Every call but allocate() may change the directory within allocate()'s clock tick (a
- * release, then an ADD of the same attachment): it drops allocate()'s cache. */
+/* The calls that change the directory (release, GC, ...) may do so within allocate()'s
+ * clock tick (a release, then an ADD of the same attachment): they drop its cache. */
 static int lock_take(struct tartan_ipam *ipam)
 {
 	ipam->cache_valid = false;
@@ -686,9 +686,8 @@ static int foreign_scan(const struct tartan_ipam *ipam, struct foreign *f)
  * without a system call; for the rest linkat decides
  * (EEXIST: taken meanwhile by someone who ignores the lock: the next).
  */
-static int take_next(const struct tartan_ipam *ipam, const struct scan *s,
-		     const struct foreign *f, const char *content, size_t content_len,
-		     uint32_t *ret_addr)
+static int take_next(const struct tartan_ipam *ipam, const struct scan *s, const struct foreign *f,
+		     const char *content, size_t content_len, uint32_t *ret_addr)
 {
 	char tmp[sizeof(TEMP_PREFIX) + 16];
 	uint64_t size = (uint64_t)ipam->last - ipam->first + 1;
@@ -781,7 +780,8 @@ static int scan_cached(struct tartan_ipam *ipam, struct scan *s)
 
 	*s = (struct scan){ 0 };
 	if (ipam->cache_valid && fstat(ipam->dfd, &st) == 0 &&
-	    ts_equal(&st.st_mtim, &ipam->cache_mtime) && ts_equal(&st.st_ctim, &ipam->cache_ctime)) {
+	    ts_equal(&st.st_mtim, &ipam->cache_mtime) &&
+	    ts_equal(&st.st_ctim, &ipam->cache_ctime)) {
 		for (size_t i = 0; i < ipam->n_cache; i++) {
 			struct tartan_ipam_entry e = ipam->cache[i];
 
@@ -811,7 +811,8 @@ static int scan_cached(struct tartan_ipam *ipam, struct scan *s)
 
 		e.id = e.id ? strdup(e.id) : NULL;
 		e.ifname = e.ifname ? strdup(e.ifname) : NULL;
-		if ((s->e[i].id && !e.id) || (s->e[i].ifname && !e.ifname) || scan_push(&c, &e) < 0) {
+		if ((s->e[i].id && !e.id) || (s->e[i].ifname && !e.ifname) ||
+		    scan_push(&c, &e) < 0) {
 			free(e.id);
 			free(e.ifname);
 			return 0; /* no cache then: the next call reads again */
@@ -919,7 +920,7 @@ int tartan_ipam_find(struct tartan_ipam *ipam, const char *id, const char *ifnam
 
 	if (!ipam || !tartan_ipam_attachment_is_valid(id, ifname))
 		return -EINVAL;
-	r = lock_take(ipam);
+	r = lock_take_keep_cache(ipam); /* reads only */
 	if (r < 0)
 		return r;
 	r = scan_dir(ipam, &s);
@@ -1042,7 +1043,7 @@ int tartan_ipam_list(struct tartan_ipam *ipam, struct tartan_ipam_entry **ret_en
 
 	if (!ipam || !ret_entries || !ret_n)
 		return -EINVAL;
-	r = lock_take(ipam);
+	r = lock_take_keep_cache(ipam); /* reads only */
 	if (r < 0)
 		return r;
 	r = scan_dir(ipam, &s);

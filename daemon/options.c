@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
 #include <regex.h>
@@ -8,6 +9,7 @@
 #include <sys/un.h>
 
 #include "daemon/options.h"
+#include "netcfg/ip4.h"
 
 enum kind {
 	KIND_ENDPOINTS,	   /* comma list of http(s):// URLs */
@@ -93,8 +95,8 @@ static const struct opt_def opt_defs[] = {
 	  "DIR", "host-local's dataDir: its addresses are kept out; empty: none" },
 	{ "rkt-net-dir", KIND_PATH_OR_NONE, 0, FIELD(rkt_net_dir), 0, 0, "/etc/rkt/net.d", "DIR",
 	  "rkt network configuration directory; empty: none" },
-	{ "rkt-conf-type", KIND_RKT_CONF_TYPE, 0, FIELD(rkt_conf_flannel), 0, 0, "bridge",
-	  "TYPE", "rkt.kubernetes.io conf: bridge, or flannel (subnet.env)" },
+	{ "rkt-conf-type", KIND_RKT_CONF_TYPE, 0, FIELD(rkt_conf_flannel), 0, 0, "bridge", "TYPE",
+	  "rkt.kubernetes.io conf: bridge, or flannel (subnet.env)" },
 	{ "pod-cidr", KIND_CIDR, 0, 0, 0, 0, NULL, "CIDR",
 	  "fixed pod subnet of this node (kubenet mode)" },
 	{ "resync-interval", KIND_UINT, 0, FIELD(resync_interval), 1, 86400, "10", "SECONDS",
@@ -194,29 +196,13 @@ static bool has_control(const char *s)
 	return false;
 }
 
-/* strict dotted quad: four decimal numbers 0..255, no leading zeros (Go's
- * net.ParseIP refuses them too: 010 is octal to inet_aton) */
+/* strict dotted quad, as netcfg/ip4.h parses it (no leading zeros: Go's net.ParseIP
+ * refuses them too, and 010 is octal to inet_aton) */
 static bool parse_ipv4(const char *s, size_t len, struct in_addr *ret_addr)
 {
-	uint32_t addr = 0;
-	size_t i = 0;
+	uint32_t addr;
 
-	for (int part = 0; part < 4; part++) {
-		unsigned v = 0;
-		size_t start = i;
-
-		if (part > 0) {
-			if (i >= len || s[i] != '.')
-				return false;
-			start = ++i;
-		}
-		while (i < len && is_digit(s[i]) && i - start < 3)
-			v = v * 10 + (unsigned)(s[i++] - '0');
-		if (i == start || v > 255 || (s[start] == '0' && i - start > 1))
-			return false;
-		addr = addr << 8 | v;
-	}
-	if (i != len)
+	if (tartan_ip4_addr_parse(s, len, &addr) < 0)
 		return false;
 	ret_addr->s_addr = htonl(addr);
 	return true;

@@ -13,12 +13,13 @@
 #include "daemon/ipam.h"
 #include "daemon/log.h"
 #include "daemon/pods.h"
+#include "flannel/lease.h"
 #include "netcfg/file.h"
 #include "netcfg/netns.h"
 #include "netcfg/nl.h"
 
 struct tartan_pods {
-	char *ipam_dir; /* <data dir>/<TARTAN_PODS_NETWORK> */
+	char *ipam_dir;	    /* <data dir>/<TARTAN_PODS_NETWORK> */
 	char *cni_data_dir; /* tartan_pods_set_cni_data_dir(); NULL: none */
 	char *meta_dir; /* pods' names from CNI_ARGS: host-local's layout has no room for them */
 	char *bridge;
@@ -31,12 +32,9 @@ struct tartan_pods {
 };
 
 const char *const tartan_pods_command_names[TARTAN_PODS_N_CMDS] = {
-	[TARTAN_PODS_CMD_ADD] = "ADD",
-	[TARTAN_PODS_CMD_DEL] = "DEL",
-	[TARTAN_PODS_CMD_CHECK] = "CHECK",
-	[TARTAN_PODS_CMD_GC] = "GC",
-	[TARTAN_PODS_CMD_STATUS] = "STATUS",
-	[TARTAN_PODS_CMD_OTHER] = "other",
+	[TARTAN_PODS_CMD_ADD] = "ADD",	     [TARTAN_PODS_CMD_DEL] = "DEL",
+	[TARTAN_PODS_CMD_CHECK] = "CHECK",   [TARTAN_PODS_CMD_GC] = "GC",
+	[TARTAN_PODS_CMD_STATUS] = "STATUS", [TARTAN_PODS_CMD_OTHER] = "other",
 };
 
 const double tartan_pods_latency_bounds[TARTAN_PODS_N_BUCKETS] = {
@@ -220,8 +218,7 @@ static char *cni_arg(const char *args, const char *key)
 	return NULL;
 }
 
-static int meta_path(const struct tartan_pods *p, const char *id, const char *ifname,
-		     char **ret)
+static int meta_path(const struct tartan_pods *p, const char *id, const char *ifname, char **ret)
 {
 	uint64_t h = 14695981039346656037ull;
 	const char *c;
@@ -234,7 +231,7 @@ static int meta_path(const struct tartan_pods *p, const char *id, const char *if
 	for (c = ifname; *c; c++)
 		h = (h ^ (uint8_t)*c) * 1099511628211ull;
 	return asprintf(ret, "%s/%016llx.json", p->meta_dir, (unsigned long long)h) < 0 ? -ENOMEM :
-													0;
+											  0;
 }
 
 /*
@@ -251,8 +248,8 @@ static void meta_write(struct tartan_pods *p, const struct cni_request *r)
 	json_t *o = NULL;
 	int err = -ENOMEM;
 
-	o = json_pack("{s:s,s:s,s:s?,s:s?}", "containerID", r->id, "ifName", r->ifname,
-		      "namespace", ns, "name", name);
+	o = json_pack("{s:s,s:s,s:s?,s:s?}", "containerID", r->id, "ifName", r->ifname, "namespace",
+		      ns, "name", name);
 	if (o)
 		text = json_dumps(o, JSON_COMPACT);
 	if (text && meta_path(p, r->id, r->ifname, &path) >= 0)
@@ -297,13 +294,6 @@ static json_t *meta_read(struct tartan_pods *p, const char *id, const char *ifna
 	return o;
 }
 
-static const char *mac_text(const uint8_t mac[TARTAN_NL_MAC_LEN], char buf[18])
-{
-	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
-		 mac[5]);
-	return buf;
-}
-
 static json_t *netlink_error(struct tartan_nl *nl, int err, const char *what)
 {
 	return cni_error(TARTAN_PODS_ERR_NETLINK, tartan_nl_last_error(nl), "%s: %s", what,
@@ -318,8 +308,8 @@ static json_t *netns_error(const char *path, int err)
 	if (err == -EINVAL)
 		return cni_error(TARTAN_CNI_ERR_INVALID_ENV, path,
 				 "CNI_NETNS %s is not a network namespace", path);
-	return cni_error(TARTAN_CNI_ERR_IO, path, "cannot open the network namespace %s: %s",
-			 path, strerror(-err));
+	return cni_error(TARTAN_CNI_ERR_IO, path, "cannot open the network namespace %s: %s", path,
+			 strerror(-err));
 }
 
 static json_t *ipam_error(int err, const struct tartan_pods *p)
@@ -374,7 +364,8 @@ static void undo_link(struct tartan_pods *p, const char *host)
 static json_t *pod_add(struct tartan_pods *p, const struct cni_request *r)
 {
 	char host[IF_NAMESIZE], ip[TARTAN_IP4_ADDR_STRLEN], gw[TARTAN_IP4_ADDR_STRLEN];
-	char cidr[TARTAN_IP4_NET_STRLEN + 4], hmac[18], pmac[18];
+	char cidr[TARTAN_IP4_NET_STRLEN + 4], hmac[TARTAN_FLANNEL_MAC_STRLEN],
+		pmac[TARTAN_FLANNEL_MAC_STRLEN];
 	uint8_t host_mac[TARTAN_NL_MAC_LEN], pod_mac[TARTAN_NL_MAC_LEN];
 	struct tartan_nl *pod = NULL;
 	int fd = -1, host_index, pod_index, bridge_index, err;
@@ -382,8 +373,9 @@ static json_t *pod_add(struct tartan_pods *p, const struct cni_request *r)
 	uint32_t addr;
 
 	if (!p->ipam)
-		return cni_error(TARTAN_CNI_ERR_TRY_AGAIN_LATER, NULL,
-				 "this node holds no subnet yet (tartand is waiting for its lease)");
+		return cni_error(
+			TARTAN_CNI_ERR_TRY_AGAIN_LATER, NULL,
+			"this node holds no subnet yet (tartand is waiting for its lease)");
 	if (!r->netns)
 		return cni_error(TARTAN_CNI_ERR_INVALID_ENV, NULL, "ADD needs CNI_NETNS");
 	err = tartan_netns_open(r->netns, &fd);
@@ -429,9 +421,7 @@ static json_t *pod_add(struct tartan_pods *p, const struct cni_request *r)
 	}
 	err = tartan_nl_link_index(p->nl, host, &host_index);
 	if (err >= 0)
-		err = tartan_nl_link_set_master(p->nl, host_index, bridge_index);
-	if (err >= 0)
-		err = tartan_nl_link_set_up(p->nl, host_index);
+		err = tartan_nl_link_attach(p->nl, host_index, bridge_index);
 	if (err >= 0)
 		err = tartan_nl_link_mac(p->nl, host_index, host_mac);
 	if (err < 0) {
@@ -442,9 +432,10 @@ static json_t *pod_add(struct tartan_pods *p, const struct cni_request *r)
 	tartan_ip4_addr_format(p->gateway, gw);
 	answer = cni_ok(json_pack(
 		"{s:[{s:s,s:s},{s:s,s:s,s:s}],s:[{s:s,s:s,s:i}],s:[{s:s,s:s}],s:{}}", "interfaces",
-		"name", host, "mac", mac_text(host_mac, hmac), "name", r->ifname, "mac",
-		mac_text(pod_mac, pmac), "sandbox", r->netns, "ips", "address", cidr, "gateway", gw,
-		"interface", 1, "routes", "dst", "0.0.0.0/0", "gw", gw, "dns"));
+		"name", host, "mac", tartan_flannel_mac_format(host_mac, hmac), "name", r->ifname,
+		"mac", tartan_flannel_mac_format(pod_mac, pmac), "sandbox", r->netns, "ips",
+		"address", cidr, "gateway", gw, "interface", 1, "routes", "dst", "0.0.0.0/0", "gw",
+		gw, "dns"));
 	tartan_nl_free(pod);
 	close(fd);
 	return answer;
@@ -455,9 +446,10 @@ undo_link:
 undo_address:
 	err = tartan_ipam_release(p->ipam, r->id, r->ifname, NULL);
 	if (err < 0)
-		tartan_log_errno(TARTAN_LOG_WARNING, -err,
-				 "failed ADD of %s (%s): its address stays held until DEL or GC: %m",
-				 r->id, r->ifname);
+		tartan_log_errno(
+			TARTAN_LOG_WARNING, -err,
+			"failed ADD of %s (%s): its address stays held until DEL or GC: %m", r->id,
+			r->ifname);
 	else
 		meta_remove(p, r->id, r->ifname);
 	close(fd);
@@ -498,7 +490,8 @@ static json_t *pod_check(struct tartan_pods *p, const struct cni_request *r)
 	size_t n = 0;
 
 	if (!p->ipam)
-		return cni_error(TARTAN_CNI_ERR_TRY_AGAIN_LATER, NULL, "this node holds no subnet yet");
+		return cni_error(TARTAN_CNI_ERR_TRY_AGAIN_LATER, NULL,
+				 "this node holds no subnet yet");
 	err = tartan_ipam_find(p->ipam, r->id, r->ifname, &addr);
 	if (err < 0)
 		return cni_error(TARTAN_CNI_ERR_UNKNOWN_CONTAINER, r->id,

@@ -65,7 +65,10 @@ static int pack_error(const json_error_t *jerr)
 	return json_error_code(jerr) == json_error_out_of_memory ? -ENOMEM : -EINVAL;
 }
 
-static int render_rkt_bridge(struct conf *c, json_t **ret)
+/* The bridge + host-local conf of rkt and kubenet: the same keys in the same order;
+ * hairpin NULL leaves hairpinMode out ("o*"), as "s*" does dataDir. */
+static int render_bridge(struct conf *c, const char *name, bool ip_masq, json_t *hairpin,
+			 json_t **ret)
 {
 	const struct tartan_cniconf_input *in = c->in;
 	json_error_t jerr;
@@ -73,16 +76,16 @@ static int render_rkt_bridge(struct conf *c, json_t **ret)
 	int r;
 
 	r = check_bridge_conf(c);
-	if (r < 0)
+	if (r < 0) {
+		json_decref(hairpin);
 		return r;
-	/* "s*" leaves dataDir out when NULL */
+	}
 	o = json_pack_ex(&jerr, 0,
-			 "{s:s, s:s, s:s, s:s, s:i, s:b, s:b,"
+			 "{s:s, s:s, s:s, s:s, s:i, s:b, s:b, s:o*,"
 			 " s:{s:s, s:s, s:s, s:s*, s:[{s:s}]}}",
-			 "cniVersion", RKT_VERSION, "name", RKT_NETWORK, "type", "bridge", "bridge",
-			 in->bridge, "mtu", (int)in->mtu, "isGateway", 1,
-			 /* see cniconf.h: exactly one of the node and bridge masquerades */
-			 "ipMasq", !in->ip_masq, "ipam", "type", "host-local", "subnet", c->subnet,
+			 "cniVersion", RKT_VERSION, "name", name, "type", "bridge", "bridge",
+			 in->bridge, "mtu", (int)in->mtu, "isGateway", 1, "ipMasq", (int)ip_masq,
+			 "hairpinMode", hairpin, "ipam", "type", "host-local", "subnet", c->subnet,
 			 "gateway", c->gateway, "dataDir", in->ipam_data_dir, "routes", "dst",
 			 "0.0.0.0/0");
 	if (!o)
@@ -91,28 +94,32 @@ static int render_rkt_bridge(struct conf *c, json_t **ret)
 	return 0;
 }
 
+static int render_rkt_bridge(struct conf *c, json_t **ret)
+{
+	/* see cniconf.h: exactly one of the node and bridge masquerades */
+	return render_bridge(c, RKT_NETWORK, !c->in->ip_masq, NULL, ret);
+}
+
 static int render_rkt_flannel(struct conf *c, json_t **ret)
 {
 	const struct tartan_cniconf_input *in = c->in;
+	json_t *o, *ipam = NULL;
 	json_error_t jerr;
-	json_t *o;
 
 	if (!ifname_is_valid(in->bridge) || !path_is_absolute(in->subnet_file))
 		return -EINVAL;
 	if (in->ipam_data_dir && !path_is_absolute(in->ipam_data_dir))
 		return -EINVAL;
 	/* flannel's plugin takes the top-level ipam as the start of the delegate's */
-	if (in->ipam_data_dir)
-		o = json_pack_ex(&jerr, 0, "{s:s, s:s, s:s, s:s, s:{s:s}, s:{s:s, s:b}}",
-				 "cniVersion", RKT_VERSION, "name", RKT_NETWORK, "type", "flannel",
-				 "subnetFile", in->subnet_file, "ipam", "dataDir",
-				 in->ipam_data_dir, "delegate", "bridge", in->bridge,
-				 "isDefaultGateway", 1);
-	else
-		o = json_pack_ex(&jerr, 0, "{s:s, s:s, s:s, s:s, s:{s:s, s:b}}", "cniVersion",
-				 RKT_VERSION, "name", RKT_NETWORK, "type", "flannel", "subnetFile",
-				 in->subnet_file, "delegate", "bridge", in->bridge,
-				 "isDefaultGateway", 1);
+	if (in->ipam_data_dir) {
+		ipam = json_pack("{s:s}", "dataDir", in->ipam_data_dir);
+		if (!ipam)
+			return -EINVAL; /* not UTF-8: the only way a string fails */
+	}
+	o = json_pack_ex(&jerr, 0, "{s:s, s:s, s:s, s:s, s:o*, s:{s:s, s:b}}", "cniVersion",
+			 RKT_VERSION, "name", RKT_NETWORK, "type", "flannel", "subnetFile",
+			 in->subnet_file, "ipam", ipam, "delegate", "bridge", in->bridge,
+			 "isDefaultGateway", 1);
 	if (!o)
 		return pack_error(&jerr);
 	*ret = o;
@@ -138,27 +145,8 @@ static int render_tartan_list(struct conf *c, json_t **ret)
 
 static int render_kubenet(struct conf *c, json_t **ret)
 {
-	const struct tartan_cniconf_input *in = c->in;
-	json_error_t jerr;
-	json_t *o;
-	int r;
-
-	r = check_bridge_conf(c);
-	if (r < 0)
-		return r;
-	o = json_pack_ex(&jerr, 0,
-			 "{s:s, s:s, s:s, s:s, s:i, s:b, s:b, s:b,"
-			 " s:{s:s, s:s, s:s, s:s*, s:[{s:s}]}}",
-			 "cniVersion", RKT_VERSION, "name", "kubenet", "type", "bridge", "bridge",
-			 in->bridge, "mtu", (int)in->mtu, "isGateway", 1,
-			 /* kubenet masquerades with its own node rule */
-			 "ipMasq", 0, "hairpinMode", (int)in->hairpin_mode, "ipam", "type",
-			 "host-local", "subnet", c->subnet, "gateway", c->gateway, "dataDir",
-			 in->ipam_data_dir, "routes", "dst", "0.0.0.0/0");
-	if (!o)
-		return pack_error(&jerr);
-	*ret = o;
-	return 0;
+	/* kubenet masquerades with its own node rule */
+	return render_bridge(c, "kubenet", false, json_boolean(c->in->hairpin_mode), ret);
 }
 
 static int (*const renderers[])(struct conf *c, json_t **ret) = {

@@ -145,7 +145,6 @@ static bool parse_link(const struct nlmsghdr *h, struct tartan_nl_event *e)
 			n = sizeof(e->name) - 1;
 		memcpy(e->name, RTA_DATA(tb[IFLA_IFNAME]), n);
 		e->name[n] = '\0';
-		e->name[strnlen(e->name, n)] = '\0';
 	}
 	return true;
 }
@@ -218,7 +217,8 @@ void tartan_nl_monitor_parse(const void *buf, size_t len, tartan_nl_event_fn fn,
 	struct nlmsghdr hdr;
 
 	while (len >= sizeof(hdr)) {
-		/* messages start 4-byte aligned in an aligned buffer (see the header) */
+		/* messages start 4-byte aligned in an aligned buffer (see the header): the
+		 * parsers read them in place; the header is copied for its checks */
 		const struct nlmsghdr *h = (const struct nlmsghdr *)p;
 		struct tartan_nl_event e = { 0 };
 		bool ok = false;
@@ -226,8 +226,8 @@ void tartan_nl_monitor_parse(const void *buf, size_t len, tartan_nl_event_fn fn,
 		memcpy(&hdr, p, sizeof(hdr));
 		if (hdr.nlmsg_len < sizeof(hdr) || hdr.nlmsg_len > len)
 			return; /* truncated: nothing after it can be trusted */
-		e.sender = h->nlmsg_pid;
-		switch (h->nlmsg_type) {
+		e.sender = hdr.nlmsg_pid;
+		switch (hdr.nlmsg_type) {
 		case RTM_DELLINK:
 			e.deleted = true;
 			/* fall through */

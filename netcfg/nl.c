@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/if_addr.h>
 #include <linux/if_bridge.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
@@ -567,82 +568,33 @@ int tartan_nl_veth_create(struct tartan_nl *nl, const char *host_name, const cha
 	return 0;
 }
 
-int tartan_nl_link_set_master(struct tartan_nl *nl, int index, int master_index)
+/* master (0: left alone) and IFF_UP in one RTM_NEWLINK */
+static int link_set(struct tartan_nl *nl, int index, int master_index, const char *what)
 {
 	struct rtnl_link *changes = rtnl_link_alloc();
 	int err;
 
 	if (!changes)
 		return -ENOMEM;
-	rtnl_link_set_master(changes, master_index);
-	err = link_change(nl, index, changes, "set master");
+	if (master_index)
+		rtnl_link_set_master(changes, master_index);
+	rtnl_link_set_flags(changes, IFF_UP);
+	err = link_change(nl, index, changes, what);
 	rtnl_link_put(changes);
 	return err;
+}
+
+int tartan_nl_link_attach(struct tartan_nl *nl, int index, int master_index)
+{
+	return link_set(nl, index, master_index, "attach to bridge");
 }
 
 int tartan_nl_link_set_up(struct tartan_nl *nl, int index)
 {
-	struct rtnl_link *changes = rtnl_link_alloc();
-	int err;
-
-	if (!changes)
-		return -ENOMEM;
-	rtnl_link_set_flags(changes, IFF_UP);
-	err = link_change(nl, index, changes, "set up");
-	rtnl_link_put(changes);
-	return err;
+	return link_set(nl, index, 0, "set up");
 }
 
 /* ---- addresses ---- */
-
-int tartan_nl_addr_list(struct tartan_nl *nl, int ifindex, struct tartan_ip4_net **ret,
-			size_t *ret_n)
-{
-	struct tartan_ip4_net *list = NULL;
-	struct nl_cache *cache;
-	struct nl_object *o;
-	size_t n = 0, i = 0;
-	int err;
-
-	nl_begin(nl);
-	err = rtnl_addr_alloc_cache(nl->sk, &cache);
-	if (err < 0)
-		return nl_fail(nl, err, "dump addresses");
-	for (int pass = 0; pass < 2; pass++) {
-		for (o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
-			struct rtnl_addr *a = (struct rtnl_addr *)o;
-			uint32_t ip;
-
-			if (rtnl_addr_get_ifindex(a) != ifindex ||
-			    rtnl_addr_get_family(a) != AF_INET ||
-			    !addr4_get(rtnl_addr_get_local(a), &ip))
-				continue;
-			if (pass == 0) {
-				n++;
-				continue;
-			}
-			list[i++] = (struct tartan_ip4_net){
-				.addr = ip,
-				.len = (uint8_t)rtnl_addr_get_prefixlen(a),
-			};
-		}
-		if (pass == 0 && n) {
-			list = calloc(n, sizeof(*list));
-			if (!list) {
-				err = -ENOMEM;
-				goto out;
-			}
-		} else if (pass == 0) {
-			break;
-		}
-	}
-	*ret = list;
-	*ret_n = n;
-	err = 0;
-out:
-	nl_cache_free(cache);
-	return err;
-}
 
 static int addr_build(int ifindex, uint32_t addr, unsigned prefixlen, struct rtnl_addr **ret)
 {
@@ -673,42 +625,35 @@ static int addr_build(int ifindex, uint32_t addr, unsigned prefixlen, struct rtn
 	return 0;
 }
 
-int tartan_nl_addr_add(struct tartan_nl *nl, int ifindex, uint32_t addr, unsigned prefixlen)
+/* Add (EEXIST: there already) or delete (EADDRNOTAVAIL, ENOENT: not there) an address. */
+static int addr_op(struct tartan_nl *nl, int ifindex, uint32_t addr, unsigned prefixlen, bool del)
 {
+	const char *what = del ? "delete address" : "add address";
 	struct rtnl_addr *a;
 	int err;
 
 	err = addr_build(ifindex, addr, prefixlen, &a);
 	if (err < 0)
-		return nl_fail_errno(nl, -err, "add address", NULL);
+		return nl_fail_errno(nl, -err, what, NULL);
 	nl_begin(nl);
-	err = rtnl_addr_add(nl->sk, a, 0);
+	err = del ? rtnl_addr_delete(nl->sk, a, 0) : rtnl_addr_add(nl->sk, a, 0);
 	rtnl_addr_put(a);
 	if (err < 0) {
-		err = nl_fail(nl, err, "add address");
-		if (err == -EEXIST)
+		err = nl_fail(nl, err, what);
+		if (del ? err == -EADDRNOTAVAIL || err == -ENOENT : err == -EEXIST)
 			return 0;
 	}
 	return err;
 }
 
+int tartan_nl_addr_add(struct tartan_nl *nl, int ifindex, uint32_t addr, unsigned prefixlen)
+{
+	return addr_op(nl, ifindex, addr, prefixlen, false);
+}
+
 int tartan_nl_addr_del(struct tartan_nl *nl, int ifindex, uint32_t addr, unsigned prefixlen)
 {
-	struct rtnl_addr *a;
-	int err;
-
-	err = addr_build(ifindex, addr, prefixlen, &a);
-	if (err < 0)
-		return nl_fail_errno(nl, -err, "delete address", NULL);
-	nl_begin(nl);
-	err = rtnl_addr_delete(nl->sk, a, 0);
-	rtnl_addr_put(a);
-	if (err < 0) {
-		err = nl_fail(nl, err, "delete address");
-		if (err == -EADDRNOTAVAIL || err == -ENOENT)
-			return 0;
-	}
-	return err;
+	return addr_op(nl, ifindex, addr, prefixlen, true);
 }
 
 /* ---- routes ---- */
@@ -773,39 +718,36 @@ out:
 	return err;
 }
 
-int tartan_nl_route_replace(struct tartan_nl *nl, const struct tartan_nl_route *r)
+/* Replace (create or overwrite) or delete (ESRCH, ENOENT: not there) a route. */
+static int route_op(struct tartan_nl *nl, const struct tartan_nl_route *r, bool del)
 {
+	const char *what = del ? "delete route" : "replace route";
 	struct rtnl_route *route;
 	int err;
 
-	err = route_build(r, false, &route);
+	err = route_build(r, del, &route);
 	if (err < 0)
-		return nl_fail_errno(nl, -err, "replace route", NULL);
+		return nl_fail_errno(nl, -err, what, NULL);
 	nl_begin(nl);
-	err = rtnl_route_add(nl->sk, route, NLM_F_REPLACE);
+	err = del ? rtnl_route_delete(nl->sk, route, 0) :
+		    rtnl_route_add(nl->sk, route, NLM_F_REPLACE);
 	rtnl_route_put(route);
-	if (err < 0)
-		return nl_fail(nl, err, "replace route");
-	return 0;
+	if (err < 0) {
+		err = nl_fail(nl, err, what);
+		if (del && (err == -ESRCH || err == -ENOENT))
+			return 0;
+	}
+	return err;
+}
+
+int tartan_nl_route_replace(struct tartan_nl *nl, const struct tartan_nl_route *r)
+{
+	return route_op(nl, r, false);
 }
 
 int tartan_nl_route_del(struct tartan_nl *nl, const struct tartan_nl_route *r)
 {
-	struct rtnl_route *route;
-	int err;
-
-	err = route_build(r, true, &route);
-	if (err < 0)
-		return nl_fail_errno(nl, -err, "delete route", NULL);
-	nl_begin(nl);
-	err = rtnl_route_delete(nl->sk, route, 0);
-	rtnl_route_put(route);
-	if (err < 0) {
-		err = nl_fail(nl, err, "delete route");
-		if (err == -ESRCH || err == -ENOENT)
-			return 0;
-	}
-	return err;
+	return route_op(nl, r, true);
 }
 
 /* ---- dumps ---- */
@@ -916,8 +858,8 @@ static int route_parse(const struct nlmsghdr *h, void *arg)
 	uint32_t table;
 	int err;
 
-	if (h->nlmsg_type != RTM_NEWROUTE || nlmsg_parse((struct nlmsghdr *)h, sizeof(*rtm), tb,
-							 RTA_MAX, NULL) < 0)
+	if (h->nlmsg_type != RTM_NEWROUTE ||
+	    nlmsg_parse((struct nlmsghdr *)h, sizeof(*rtm), tb, RTA_MAX, NULL) < 0)
 		return 0;
 	rtm = nlmsg_data(h);
 	table = tb[RTA_TABLE] ? nla_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
@@ -933,8 +875,8 @@ static int route_parse(const struct nlmsghdr *h, void *arg)
 		/* the first nexthop only, as documented */
 		const struct rtnexthop *nh = nla_data(tb[RTA_MULTIPATH]);
 
-		if (nla_len(tb[RTA_MULTIPATH]) >= (int)sizeof(*nh) &&
-		    nh->rtnh_len >= sizeof(*nh) && nh->rtnh_len <= nla_len(tb[RTA_MULTIPATH])) {
+		if (nla_len(tb[RTA_MULTIPATH]) >= (int)sizeof(*nh) && nh->rtnh_len >= sizeof(*nh) &&
+		    nh->rtnh_len <= nla_len(tb[RTA_MULTIPATH])) {
 			struct nlattr *nt[RTA_MAX + 1];
 
 			r.ifindex = nh->rtnh_ifindex;
@@ -1037,6 +979,54 @@ int tartan_nl_fdb_dump(struct tartan_nl *nl, int ifindex, struct tartan_nl_neigh
 	return neigh_dump(nl, AF_BRIDGE, ifindex, ret, ret_n, "dump fdb");
 }
 
+struct addr_list {
+	int ifindex;
+	struct tartan_ip4_net *items;
+	size_t n, cap;
+};
+
+static int addr_parse(const struct nlmsghdr *h, void *arg)
+{
+	struct addr_list *l = arg;
+	struct nlattr *tb[IFA_MAX + 1];
+	const struct ifaddrmsg *ifa;
+	struct tartan_ip4_net a = { 0 };
+	int err;
+
+	if (h->nlmsg_type != RTM_NEWADDR ||
+	    nlmsg_parse((struct nlmsghdr *)h, sizeof(*ifa), tb, IFA_MAX, NULL) < 0)
+		return 0;
+	ifa = nlmsg_data(h);
+	/* IFA_LOCAL is the address itself; IFA_ADDRESS the peer's on point-to-point links */
+	if (ifa->ifa_family != AF_INET || (int)ifa->ifa_index != l->ifindex ||
+	    ifa->ifa_prefixlen > 32 ||
+	    (!attr_addr4(tb[IFA_LOCAL], &a.addr) && !attr_addr4(tb[IFA_ADDRESS], &a.addr)))
+		return 0;
+	a.len = ifa->ifa_prefixlen;
+	err = list_grow((void **)&l->items, &l->cap, l->n, sizeof(*l->items));
+	if (err < 0)
+		return err;
+	l->items[l->n++] = a;
+	return 0;
+}
+
+int tartan_nl_addr_list(struct tartan_nl *nl, int ifindex, struct tartan_ip4_net **ret,
+			size_t *ret_n)
+{
+	struct addr_list l = { .ifindex = ifindex };
+	struct ifaddrmsg ifa = { .ifa_family = AF_INET, .ifa_index = (uint32_t)ifindex };
+	int err;
+
+	err = dump_run(nl, RTM_GETADDR, &ifa, sizeof(ifa), addr_parse, &l, "dump addresses");
+	if (err < 0) {
+		free(l.items);
+		return err;
+	}
+	*ret = l.items;
+	*ret_n = l.n;
+	return 0;
+}
+
 uint32_t tartan_nl_port(const struct tartan_nl *nl)
 {
 	return nl_socket_get_local_port(nl->sk);
@@ -1132,7 +1122,6 @@ static int sock_reopen(struct tartan_nl *nl)
 	return 0;
 }
 
-/* results[] holds 1 for "no answer yet" on entry (see the callers). */
 static int batch_run(struct tartan_nl *nl, const void *items, size_t n, batch_build_fn build,
 		     int *results)
 {
@@ -1140,6 +1129,10 @@ static int batch_run(struct tartan_nl *nl, const void *items, size_t n, batch_bu
 	struct nl_cb *cb0, *cb;
 	int err = 0;
 
+	/* 1 marks "no answer yet", so a broken batch can tell what was not acked */
+	if (results)
+		for (size_t i = 0; i < n; i++)
+			results[i] = 1;
 	cb0 = nl_socket_get_cb(nl->sk); /* a reference of our own */
 	cb = nl_cb_clone(cb0);
 	nl_cb_put(cb0);
@@ -1201,10 +1194,6 @@ out:
 int tartan_nl_route_replace_many(struct tartan_nl *nl, const struct tartan_nl_route *routes,
 				 size_t n, int *results)
 {
-	/* 1 marks "no answer yet", so a broken batch can tell what was not acked */
-	if (results)
-		for (size_t i = 0; i < n; i++)
-			results[i] = 1;
 	return batch_run(nl, routes, n, route_build_msg, results);
 }
 
@@ -1328,9 +1317,6 @@ static int neigh_replace_many(struct tartan_nl *nl, int family, int ifindex,
 {
 	struct neigh_batch b = { .items = items, .family = family, .ifindex = ifindex };
 
-	if (results)
-		for (size_t i = 0; i < n; i++)
-			results[i] = 1;
 	return batch_run(nl, &b, n, neigh_build_msg, results);
 }
 

@@ -95,7 +95,8 @@ _tartan_wur_ int tartan_nl_link_delete(struct tartan_nl *nl, const char *name);
 _tartan_wur_ int tartan_nl_veth_create(struct tartan_nl *nl, const char *host_name,
 				       const char *peer_name, int peer_netns_fd, unsigned mtu);
 
-_tartan_wur_ int tartan_nl_link_set_master(struct tartan_nl *nl, int index, int master_index);
+/* Makes index a port of master_index and sets it up, in one request. */
+_tartan_wur_ int tartan_nl_link_attach(struct tartan_nl *nl, int index, int master_index);
 _tartan_wur_ int tartan_nl_link_set_up(struct tartan_nl *nl, int index);
 
 /* ---- IPv4 addresses ---- */

@@ -18,7 +18,7 @@
 # with a socket nobody listens on, it waits about 1 s (at least 1 s, well under 10 s) and then
 # prints error 11 (try again later).
 #
-# tartand's side of the CNI protocol is not written yet. The remaining checks therefore use a
+# tartand's side is tested end to end in tests/daemon/pods.sh. The remaining checks here use a
 # tiny python3 unix-socket server (below) that stands in for the daemon's control socket ONLY
 # to check the plugin's wire format: it records each request line byte for byte and answers
 # with a canned line the test chooses. It does not pretend to be tartand: nothing here asserts

@@ -1012,8 +1012,7 @@ static void test_veth_peer_in_other_netns(void **state)
 	free(out);
 
 	assert_int_equal(tartan_nl_bridge_ensure(nl, "tbr2", 0, NULL, &br), 0);
-	assert_int_equal(tartan_nl_link_set_master(nl, host, br), 0);
-	assert_int_equal(tartan_nl_link_set_up(nl, host), 0);
+	assert_int_equal(tartan_nl_link_attach(nl, host, br), 0);
 	j = link_json("vh0");
 	assert_non_null(j);
 	expect_str("master", "tbr2", json_string_value(json_object_get(j, "master")));
