@@ -348,11 +348,17 @@ out:
 	return r;
 }
 
-#define LEASE_COLUMNS 5
+#define LEASE_COLUMNS 6
 
 static const char *const lease_headers[LEASE_COLUMNS] = {
-	"SUBNET", "PUBLIC-IP", "BACKEND", "EXPIRES", "OWN",
+	"SUBNET", "PUBLIC-IP", "BACKEND", "EXPIRES", "OWN", "PROGRAMMED",
 };
+
+/* true "yes", false "no", anything else (null: nothing to program here, absent) "-" */
+static char *yes_no_cell(json_t *v)
+{
+	return strdup(json_is_true(v) ? "yes" : json_is_false(v) ? "no" : "-");
+}
 
 /* the cells of one lease; anything not an object is a row of "-" */
 static int lease_row(json_t *lease, char **cells)
@@ -374,8 +380,9 @@ static int lease_row(json_t *lease, char **cells)
 	else
 		strcpy(tbuf, "-");
 	cells[3] = strdup(tbuf);
-	cells[4] = strdup(json_is_true(own) ? "yes" : json_is_false(own) ? "no" : "-");
-	return cells[3] && cells[4] ? 0 : -ENOMEM;
+	cells[4] = yes_no_cell(own);
+	cells[5] = yes_no_cell(json_object_get(lease, "programmed"));
+	return cells[3] && cells[4] && cells[5] ? 0 : -ENOMEM;
 }
 
 int tartan_ctl_render_leases(json_t *result, char **ret_text)

@@ -1016,3 +1016,116 @@ out:
 	*ret = r;
 	return 0;
 }
+
+/* ---- tartanctl leases ---- */
+
+static const void *find(const void *key, const void *base, size_t n, size_t size,
+			int (*cmp)(const void *, const void *))
+{
+	return n ? bsearch(key, base, n, size, cmp) : NULL; /* bsearch's base is nonnull */
+}
+
+/* whether the kernel's sorted list k holds want as it should be */
+static bool kernel_holds(const void *want, const void *k, size_t n_k, size_t size,
+			 int (*cmp)(const void *, const void *),
+			 bool (*same)(const void *, const void *))
+{
+	const void *have = find(want, k, n_k, size, cmp);
+
+	return have && same(have, want);
+}
+
+/* one peer's state from the sorted desired (w) and kernel (k) entries */
+static enum tartan_dataplane_programmed peer_programmed(const struct tartan_dataplane *dp,
+							const struct tartan_flannel_peer *p,
+							const struct entries *w,
+							const struct entries *k)
+{
+	struct tartan_nl_route rkey = { .dst = p->subnet };
+	struct tartan_nl_neigh nkey = { .ip = p->subnet.addr }, fkey = { 0 };
+	const struct tartan_nl_route *route;
+	const struct tartan_nl_neigh *neigh, *fdb = NULL;
+
+	route = find(&rkey, w->routes, w->n_routes, sizeof(*w->routes), route_cmp);
+	if (!route)
+		return TARTAN_DATAPLANE_NOTHING_TO_PROGRAM;
+	if (!kernel_holds(route, k->routes, k->n_routes, sizeof(*k->routes), route_cmp,
+			  route_same_v))
+		return TARTAN_DATAPLANE_NOT_PROGRAMMED;
+	if (!have_vxlan(dp))
+		return TARTAN_DATAPLANE_PROGRAMMED;
+	/* vxlan: the neighbour of the peer's .0 and the FDB entry of its VtepMAC, unless
+	 * DirectRouting gave it the host-gw route instead (then the backend wants neither) */
+	neigh = find(&nkey, w->neigh, w->n_neigh, sizeof(*w->neigh), neigh_cmp_ip);
+	if (p->attrs.has_vtep_mac) {
+		memcpy(fkey.mac, p->attrs.vtep_mac, TARTAN_NL_MAC_LEN);
+		fdb = find(&fkey, w->fdb, w->n_fdb, sizeof(*w->fdb), neigh_cmp_mac);
+	}
+	if (neigh && !kernel_holds(neigh, k->neigh, k->n_neigh, sizeof(*k->neigh), neigh_cmp_ip,
+				   neigh_same_v))
+		return TARTAN_DATAPLANE_NOT_PROGRAMMED;
+	if (fdb &&
+	    !kernel_holds(fdb, k->fdb, k->n_fdb, sizeof(*k->fdb), neigh_cmp_mac, neigh_same_v))
+		return TARTAN_DATAPLANE_NOT_PROGRAMMED;
+	return TARTAN_DATAPLANE_PROGRAMMED;
+}
+
+static enum tartan_dataplane_programmed own_programmed(struct tartan_dataplane *dp)
+{
+	struct tartan_ip4_net *addrs = NULL;
+	uint32_t gw = dp->subnet.addr + 1;
+	bool have = false;
+	size_t n = 0;
+	int index;
+
+	if (tartan_nl_link_index(dp->nl, dp->bridge, &index) < 0 ||
+	    tartan_nl_addr_list(dp->nl, index, &addrs, &n) < 0)
+		return TARTAN_DATAPLANE_NOT_PROGRAMMED;
+	for (size_t i = 0; i < n; i++)
+		have |= addrs[i].addr == gw && addrs[i].len == dp->subnet.len;
+	free(addrs);
+	return have ? TARTAN_DATAPLANE_PROGRAMMED : TARTAN_DATAPLANE_NOT_PROGRAMMED;
+}
+
+int tartan_dataplane_programmed(struct tartan_dataplane *dp, enum tartan_dataplane_programmed **ret,
+				size_t *ret_n, enum tartan_dataplane_programmed *ret_own)
+{
+	size_t n = dp->registry ? tartan_flannel_registry_n_peers(dp->registry) : 0;
+	enum tartan_dataplane_programmed *states = NULL, own;
+	struct entries w = { 0 }, k = { 0 };
+	int err = 0;
+
+	if (n) {
+		states = calloc(n, sizeof(*states)); /* 0: nothing to program */
+		if (!states)
+			return -ENOMEM;
+	}
+	/* before our lease, or with alloc, tartan keeps nothing in the kernel */
+	own = TARTAN_DATAPLANE_NOTHING_TO_PROGRAM;
+	if (dp->have_node) {
+		err = peers_load(dp, &w, &k);
+		if (err < 0)
+			goto out;
+		sort(w.routes, w.n_routes, sizeof(*w.routes), route_cmp);
+		sort(k.routes, k.n_routes, sizeof(*k.routes), route_cmp);
+		sort(w.neigh, w.n_neigh, sizeof(*w.neigh), neigh_cmp_ip);
+		sort(k.neigh, k.n_neigh, sizeof(*k.neigh), neigh_cmp_ip);
+		sort(w.fdb, w.n_fdb, sizeof(*w.fdb), neigh_cmp_mac);
+		sort(k.fdb, k.n_fdb, sizeof(*k.fdb), neigh_cmp_mac);
+		for (size_t i = 0; i < n; i++)
+			states[i] = peer_programmed(
+				dp, tartan_flannel_registry_peer(dp->registry, i), &w, &k);
+		own = own_programmed(dp);
+	}
+out:
+	entries_free(&k);
+	entries_free(&w);
+	if (err < 0) {
+		free(states);
+		return err;
+	}
+	*ret = states;
+	*ret_n = n;
+	*ret_own = own;
+	return 0;
+}

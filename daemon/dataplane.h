@@ -40,7 +40,8 @@ void tartan_dataplane_free(struct tartan_dataplane *dp);
 int tartan_dataplane_prepare(struct tartan_dataplane *dp,
 			     const struct tartan_flannel_backend *backend,
 			     const struct tartan_iface *iface, uint32_t public_ip, unsigned mtu,
-			     struct tartan_flannel_lease_attrs *attrs, char **ret_reason) _tartan_wur_;
+			     struct tartan_flannel_lease_attrs *attrs,
+			     char **ret_reason) _tartan_wur_;
 
 /* Our lease is held (again, or moved): from then on everything is kept in line. */
 void tartan_dataplane_set_node(struct tartan_dataplane *dp, const struct tartan_ip4_net *network,
@@ -95,3 +96,20 @@ int tartan_dataplane_routes_compare(struct tartan_nl_route *want, size_t n_want,
  * the device (state "ok", "missing", "different", "extra"). Dumps the kernel now.
  */
 int tartan_dataplane_routes_json(struct tartan_dataplane *dp, json_t **ret) _tartan_wur_;
+
+/* ---- tartanctl leases: is each lease programmed here ---- */
+
+enum tartan_dataplane_programmed {
+	TARTAN_DATAPLANE_NOTHING_TO_PROGRAM, /* alloc, another backend, before our lease */
+	TARTAN_DATAPLANE_PROGRAMMED,	     /* every entry the backend wants is in the kernel */
+	TARTAN_DATAPLANE_NOT_PROGRAMMED,     /* some entry is missing or different */
+};
+
+/*
+ * Whether the kernel holds, now, what the backend wants for each peer (registry order:
+ * (*ret)[i] is peer i; malloc'd, NULL when *ret_n is 0) and, in *ret_own, for our own lease
+ * (the bridge holds the gateway address). Dumps the kernel.
+ */
+int tartan_dataplane_programmed(struct tartan_dataplane *dp, enum tartan_dataplane_programmed **ret,
+				size_t *ret_n,
+				enum tartan_dataplane_programmed *ret_own) _tartan_wur_;

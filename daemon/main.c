@@ -378,8 +378,17 @@ static int control_status(struct daemon *d, json_t *r)
 	return err ? -ENOMEM : 0;
 }
 
+/* "programmed": true, false, or null when the backend keeps nothing for it here */
+static json_t *programmed_json(enum tartan_dataplane_programmed p)
+{
+	return p == TARTAN_DATAPLANE_NOTHING_TO_PROGRAM ?
+		       json_null() :
+		       json_boolean(p == TARTAN_DATAPLANE_PROGRAMMED);
+}
+
 static json_t *lease_json(const struct tartan_ip4_net *subnet, uint32_t public_ip,
-			  const char *backend, json_t *expiry, bool own, const uint8_t *mac)
+			  const char *backend, json_t *expiry, bool own, const uint8_t *mac,
+			  enum tartan_dataplane_programmed programmed)
 {
 	json_t *l = json_object();
 	char macbuf[TARTAN_FLANNEL_MAC_STRLEN];
@@ -392,6 +401,7 @@ static json_t *lease_json(const struct tartan_ip4_net *subnet, uint32_t public_i
 		if (expiry) /* left out when unknown */
 			err |= json_set(l, "expiry", expiry);
 		err |= json_set(l, "own", json_boolean(own));
+		err |= json_set(l, "programmed", programmed_json(programmed));
 		if (mac)
 			err |= json_set(l, "vtep_mac",
 					json_string(tartan_flannel_mac_format(mac, macbuf)));
@@ -405,29 +415,40 @@ static json_t *lease_json(const struct tartan_ip4_net *subnet, uint32_t public_i
 
 static int control_leases(struct daemon *d, json_t *r)
 {
+	enum tartan_dataplane_programmed *programmed = NULL, own;
 	json_t *list = json_array();
 	struct tartan_ip4_net subnet;
 	int64_t expiry;
-	size_t i, n = tartan_flannel_registry_n_peers(d->registry);
+	size_t i, n = tartan_flannel_registry_n_peers(d->registry), n_programmed;
+	int err;
 
 	if (!list || json_object_set_new(r, "leases", list) < 0)
 		return -ENOMEM;
+	/* the registry does not change while this runs: one kernel dump for every lease */
+	err = tartan_dataplane_programmed(d->dataplane, &programmed, &n_programmed, &own);
+	if (err < 0)
+		return err;
 	if (tartan_flannel_registry_lease(d->registry, &subnet, &expiry) &&
-	    json_array_append_new(
-		    list, lease_json(&subnet, d->public_ip, d->backend.lease_backend_type,
-				     expiry ? json_integer(expiry) : json_null(), true, NULL)) < 0)
-		return -ENOMEM;
-	for (i = 0; i < n; i++) {
+	    json_array_append_new(list,
+				  lease_json(&subnet, d->public_ip, d->backend.lease_backend_type,
+					     expiry ? json_integer(expiry) : json_null(), true,
+					     NULL, own)) < 0)
+		err = -ENOMEM;
+	for (i = 0; i < n && err >= 0; i++) {
 		const struct tartan_flannel_peer *p = tartan_flannel_registry_peer(d->registry, i);
 
 		/* peers' expiry is not known: tartan makes no TimeToLive call per lease */
 		if (json_array_append_new(
-			    list, lease_json(&p->subnet, p->attrs.public_ip, p->attrs.backend_type,
-					     p->etcd_lease ? NULL : json_null(), false,
-					     p->attrs.has_vtep_mac ? p->attrs.vtep_mac : NULL)) < 0)
-			return -ENOMEM;
+			    list,
+			    lease_json(&p->subnet, p->attrs.public_ip, p->attrs.backend_type,
+				       p->etcd_lease ? NULL : json_null(), false,
+				       p->attrs.has_vtep_mac ? p->attrs.vtep_mac : NULL,
+				       i < n_programmed ? programmed[i] :
+							  TARTAN_DATAPLANE_NOTHING_TO_PROGRAM)) < 0)
+			err = -ENOMEM;
 	}
-	return 0;
+	free(programmed);
+	return err;
 }
 
 static int control_handler(const char *command, json_t *request, json_t **ret_result,

@@ -233,18 +233,19 @@ static void test_leases_table(void **state)
 	expect_leases(
 		"{\"leases\":["
 		"{\"subnet\":\"10.5.72.0/24\",\"public_ip\":\"192.0.2.1\",\"backend\":\"vxlan\","
-		"\"expiry\":1700000000,\"own\":true,\"vtep_mac\":\"aa:bb:cc:dd:ee:ff\"},"
+		"\"expiry\":1700000000,\"own\":true,\"programmed\":true,"
+		"\"vtep_mac\":\"aa:bb:cc:dd:ee:ff\"},"
 		"{\"subnet\":\"10.5.3.0/24\",\"public_ip\":\"192.0.2.10\",\"backend\":\"host-gw\","
-		"\"expiry\":null,\"own\":false},"
+		"\"expiry\":null,\"own\":false,\"programmed\":false},"
 		"{\"subnet\":\"10.5.100.0/24\",\"public_ip\":\"198.51.100.200\","
-		"\"backend\":\"vxlan\"}"
+		"\"backend\":\"vxlan\",\"programmed\":null}"
 		"]}",
-		"SUBNET         PUBLIC-IP       BACKEND  EXPIRES               OWN\n"
-		"10.5.72.0/24   192.0.2.1       vxlan    2023-11-14T22:13:20Z  yes\n"
-		"10.5.3.0/24    192.0.2.10      host-gw  never                 no\n"
-		"10.5.100.0/24  198.51.100.200  vxlan    -                     -\n");
+		"SUBNET         PUBLIC-IP       BACKEND  EXPIRES               OWN  PROGRAMMED\n"
+		"10.5.72.0/24   192.0.2.1       vxlan    2023-11-14T22:13:20Z  yes  yes\n"
+		"10.5.3.0/24    192.0.2.10      host-gw  never                 no   no\n"
+		"10.5.100.0/24  198.51.100.200  vxlan    -                     -    -\n");
 	/* no leases: the header alone */
-	expect_leases("{\"leases\":[]}", "SUBNET  PUBLIC-IP  BACKEND  EXPIRES  OWN\n");
+	expect_leases("{\"leases\":[]}", "SUBNET  PUBLIC-IP  BACKEND  EXPIRES  OWN  PROGRAMMED\n");
 }
 
 static void test_leases_hostile(void **state)
@@ -252,11 +253,11 @@ static void test_leases_hostile(void **state)
 	/* entries of the wrong type are rows of "-"; strings are escaped */
 	expect_leases("{\"leases\":[42,null,"
 		      "{\"subnet\":\"\\u001b[31m10.5.1.0/24\",\"public_ip\":5,\"backend\":[],"
-		      "\"expiry\":\"x\",\"own\":1}]}",
-		      "SUBNET               PUBLIC-IP  BACKEND  EXPIRES  OWN\n"
-		      "-                    -          -        -        -\n"
-		      "-                    -          -        -        -\n"
-		      "\\x1b[31m10.5.1.0/24  -          -        -        -\n");
+		      "\"expiry\":\"x\",\"own\":1,\"programmed\":\"yes\"}]}",
+		      "SUBNET               PUBLIC-IP  BACKEND  EXPIRES  OWN  PROGRAMMED\n"
+		      "-                    -          -        -        -    -\n"
+		      "-                    -          -        -        -    -\n"
+		      "\\x1b[31m10.5.1.0/24  -          -        -        -    -\n");
 
 	{
 		static const char *const bad[] = {
