@@ -180,6 +180,9 @@ static const struct {
 	  .flag = "etcd_connected",
 	  .if_true = " (connected)",
 	  .if_false = " (not connected)" },
+	/* "ok" or "degraded": etcd has lost its quorum or cannot be reached (see tartand(8)) */
+	{ .label = "Health", .key = "health", .kind = FIELD_STRING, .optional = true },
+	{ .label = "Why", .key = "degraded_reason", .kind = FIELD_STRING, .optional = true },
 	{ .label = "Subnet file",
 	  .key = "subnet_file",
 	  .kind = FIELD_STRING,

@@ -53,6 +53,13 @@ struct daemon {
 	ev_signal sigterm, sigint, sighup;
 	ev_timer etcd_check;
 	bool etcd_seen, etcd_up;
+	/* etcd health (etcd_health_update()): the quorum read in flight, when one was last
+	 * started and last answered, since when the watches are down (0: up) */
+	struct tartan_etcd_request *probe;
+	ev_tstamp probe_started, quorum_ok_at, watch_down_since;
+	char probe_error[200];
+	bool degraded;
+	char degraded_reason[320];
 	int exit_code;
 };
 
@@ -135,6 +142,8 @@ static const char *daemon_not_ready(void *userdata)
 		return "subnet file not written yet";
 	if (!d->confs_written)
 		return "CNI confs not written yet";
+	if (d->degraded)
+		return d->degraded_reason;
 	return NULL;
 }
 
@@ -373,6 +382,10 @@ static int control_status(struct daemon *d, json_t *r)
 			json_integer((json_int_t)stats.watch_reconnects));
 	err |= json_set(r, "etcd_connected",
 			json_boolean(tartan_flannel_registry_connected(d->registry)));
+	err |= json_set(r, "degraded", json_boolean(d->degraded));
+	if (d->degraded)
+		err |= json_set(r, "degraded_reason", json_string(d->degraded_reason));
+	err |= json_set(r, "health", json_string(d->degraded ? "degraded" : "ok"));
 	err |= json_set(r, "subnet_file", json_string(d->opts->subnet_file));
 	err |= json_set(r, "subnet_file_written", json_boolean(d->subnet_file_written));
 	return err ? -ENOMEM : 0;
@@ -567,12 +580,101 @@ static void stop_etcd(struct daemon *d)
 	d->etcd = NULL;
 }
 
+/*
+ * etcd health. A watch stream stays connected to a member that has lost its quorum (etcd
+ * serves watches from its local store, and nothing new arrives), and the lease is renewed
+ * only hours apart, so neither notices a cluster without a leader. Every
+ * ETCD_PROBE_INTERVAL_S the daemon asks for the config key's count with a linearizable
+ * read, which only a member with a leader can answer. tartand is degraded when no such
+ * read was answered for ETCD_DEGRADED_AFTER_S, or the watch streams have been down that
+ * long: /readyz answers 503 with the reason and status says so. Degraded changes nothing
+ * on the node (routes, pods and files stay as they are); it ends by itself with the next
+ * answered read and connected watches. The window is longer than a failover to another
+ * member (a request's timeout, 5 s, and a watch reconnect) so that losing one member of a
+ * healthy cluster does not count.
+ */
+#define ETCD_PROBE_INTERVAL_S 5.
+#define ETCD_DEGRADED_AFTER_S 15.
+
+static void probe_done(int error, const char *errmsg, struct tartan_etcd_result *res,
+		       void *userdata)
+{
+	struct daemon *d = userdata;
+
+	d->probe = NULL;
+	if (error < 0) {
+		snprintf(d->probe_error, sizeof(d->probe_error), "%s",
+			 errmsg ? errmsg : strerror(-error));
+		return;
+	}
+	d->quorum_ok_at = ev_now(d->loop);
+	d->probe_error[0] = '\0';
+}
+
+static void probe_start(struct daemon *d)
+{
+	char key[512];
+	int n = snprintf(key, sizeof(key), "%s/config", d->opts->etcd_prefix);
+	struct tartan_etcd_range_req req = {
+		.keys = { .key = key, .key_len = n > 0 ? (size_t)n : 0 },
+		.count_only = true,
+		.serializable = false, /* linearizable: needs the leader, i.e. a quorum */
+	};
+	int err;
+
+	if (n <= 0 || (size_t)n >= sizeof(key))
+		return;
+	d->probe_started = ev_now(d->loop);
+	err = tartan_etcd_range(d->etcd, &req, probe_done, d, NULL, &d->probe);
+	if (err < 0) {
+		d->probe = NULL;
+		snprintf(d->probe_error, sizeof(d->probe_error), "cannot send a read: %s",
+			 strerror(-err));
+	}
+}
+
+/* Once a second: start a probe when due, and work out whether tartand is degraded. */
+static void etcd_health_update(struct daemon *d, bool watches_up)
+{
+	ev_tstamp now = ev_now(d->loop);
+	bool degraded = false;
+
+	if (!d->probe && now - d->probe_started >= ETCD_PROBE_INTERVAL_S)
+		probe_start(d);
+	if (watches_up)
+		d->watch_down_since = 0;
+	else if (d->watch_down_since == 0)
+		d->watch_down_since = now;
+	if (now - d->quorum_ok_at > ETCD_DEGRADED_AFTER_S) {
+		degraded = true;
+		snprintf(d->degraded_reason, sizeof(d->degraded_reason),
+			 "etcd degraded: no quorum read answered for %.0f s (now trying %s: %s)",
+			 now - d->quorum_ok_at, tartan_etcd_client_endpoint(d->etcd),
+			 d->probe_error[0] ? d->probe_error : "no answer yet");
+	} else if (d->watch_down_since && now - d->watch_down_since > ETCD_DEGRADED_AFTER_S) {
+		degraded = true;
+		snprintf(d->degraded_reason, sizeof(d->degraded_reason),
+			 "etcd degraded: watch streams down for %.0f s (now trying %s)",
+			 now - d->watch_down_since, tartan_etcd_client_endpoint(d->etcd));
+	}
+	if (degraded && !d->degraded)
+		tartan_log_warning("%s; traffic keeps flowing and nothing is deleted, retrying",
+				   d->degraded_reason);
+	else if (!degraded && d->degraded)
+		tartan_log_info("etcd healthy again: quorum reads answered by %s",
+				tartan_etcd_client_endpoint(d->etcd));
+	d->degraded = degraded;
+	if (!degraded)
+		d->degraded_reason[0] = '\0';
+}
+
 /* The watches say whether etcd is there; an operator wants a line when that changes. */
 static void etcd_check_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct daemon *d = w->data;
 	bool up = tartan_flannel_registry_connected(d->registry);
 
+	etcd_health_update(d, up);
 	if (up == d->etcd_up)
 		return;
 	d->etcd_up = up;
@@ -604,12 +706,17 @@ static int start_registry(struct daemon *d)
 	ev_timer_init(&d->etcd_check, etcd_check_cb, 1., 1.);
 	d->etcd_check.data = d;
 	ev_timer_start(d->loop, &d->etcd_check);
+	/* start-up gets one window to reach etcd before it counts as degraded */
+	d->quorum_ok_at = ev_now(d->loop);
+	d->probe_started = ev_now(d->loop) - ETCD_PROBE_INTERVAL_S;
 	return 0;
 }
 
 static void stop_registry(struct daemon *d)
 {
 	ev_timer_stop(d->loop, &d->etcd_check);
+	tartan_etcd_request_cancel(d->probe);
+	d->probe = NULL;
 	/* the lease stays in etcd and is renewed by the next start, as flanneld's */
 	tartan_flannel_registry_free(d->registry);
 	d->registry = NULL;

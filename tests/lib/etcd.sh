@@ -15,11 +15,13 @@
 #	etcd_start [--progress-notify DUR] [NAME] [-- ETCD_ARGS...]   one single-member etcd
 #	etcd_cluster_start [--progress-notify DUR] NAME SIZE [-- ...]  members NAME1..NAMEsize
 #	etcd_kill [-9] [NAME]     etcd_restart [-9] [NAME]     etcd_stop_all [-9]
+#	etcd_cluster_restart NAME (every stopped member of cluster NAME at once)
 #	etcd_endpoint [NAME]      etcd_pids                    etcd_dump_logs
 #   Variables, for the instance last started or restarted and, with a _NAME suffix, for NAME:
 #	ETCD_NAME ETCD_ENDPOINT ETCD_PID ETCD_DATA_DIR ETCD_LOG ETCD_CLIENT_PORT ETCD_PEER_PORT
 #	ETCD_ENDPOINTS, ETCD_ENDPOINTS_NAME (clusters: comma-separated client URLs)
-# Other helpers: free_port [N], wait_until SEC CMD..., on_exit CMD, tmpdir_new VAR.
+# Other helpers: free_port [N], wait_until SEC CMD..., on_exit CMD, tmpdir_new VAR,
+#	etcd_pki_make DIR SERVER_IP (test CA and certificates, for TLS).
 # TAP: tap_plan N, tap_ok, tap_fail, tap_skip, tap_is, tap_like, tap_check, tap_check_fails,
 #	tap_diag, tap_bail, tap_failed, tap_done.
 #
@@ -647,6 +649,50 @@ etcd_restart()
 	return 1
 }
 
+# etcd_cluster_restart NAME: start again, all at once, every member of cluster NAME (the
+# NAME1..NAMEsize of etcd_cluster_start) that is not running, on its data dir and ports, and
+# wait until all of them are healthy. After a whole cluster went down this is the way back:
+# etcd_restart brings back one member at a time, and a lone member of a cluster without its
+# quorum never answers /health.
+etcd_cluster_restart()
+{
+	local -
+	set +e
+	local cluster=$1 name members=() attempt rc pids
+	for name in "${_ETCD_NAMES[@]}"; do
+		[[ $name =~ ^${cluster}[0-9]+$ && -n ${_ETCD_CLUSTER[$name]:-} ]] || continue
+		[[ -z ${_ETCD_PID[$name]:-} ]] && members+=("$name")
+	done
+	if ((${#members[@]} == 0)); then
+		_tartan_err "no stopped member of cluster '$cluster'"
+		return 1
+	fi
+	for ((attempt = 1; attempt <= 5; attempt++)); do
+		for name in "${members[@]}"; do
+			_etcd_spawn "$name"
+		done
+		_etcd_wait_healthy $((SECONDS + ETCD_START_TIMEOUT)) "${members[@]}"
+		rc=$?
+		if ((rc == 0)); then
+			for name in "${members[@]}"; do
+				_etcd_export "$name"
+			done
+			return 0
+		fi
+		pids=()
+		for name in "${members[@]}"; do
+			[[ -n ${_ETCD_PID[$name]} ]] && pids+=("${_ETCD_PID[$name]}")
+			_ETCD_PID[$name]=""
+			_ETCD_STATE[$name]=stopped
+		done
+		_kill_pids KILL "${pids[@]}"
+		((rc == 2)) || return 1
+		sleep 0.5
+	done
+	_tartan_err "cluster '$cluster' could not bind its ports again"
+	return 1
+}
+
 # etcd_stop_all [-9]: stop every running instance by PID: one after the other with SIGTERM
 # (SIGKILL after 10 s), or all at once with SIGKILL when given -9. Members of one cluster
 # that all get SIGTERM together can take seconds to agree that they are shutting down; one
@@ -702,6 +748,107 @@ etcd_dump_logs()
 		echo "# ---- etcd '$name' log (${_ETCD_DIR[$name]}/etcd.log), last 20 lines" >&2
 		tail -n 20 "${_ETCD_DIR[$name]}/etcd.log" | sed 's/^/# /' >&2
 	done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Test certificates (openssl), for etcd with TLS and client certificates
+
+# _pki_ossl ARGS...: openssl, quiet; on failure the test cannot go on: bail out with its output.
+_pki_ossl()
+{
+	local out
+
+	if ! out=$(openssl "$@" 2>&1); then
+		tap_diag "openssl $*:" "$out"
+		tap_bail "openssl failed making the test certificates"
+	fi
+}
+
+# _pki_key DIR NAME: a P-256 key in DIR/NAME.key (fast to make, and what etcd and curl take).
+_pki_key()
+{
+	_pki_ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out "$1/$2.key"
+}
+
+# etcd_pki_make DIR SERVER_IP: make in DIR (the caller's temp dir) with openssl:
+#	ca.crt/.key         a CA (tartan-test-ca), valid 2 days
+#	other.crt/.key      an unrelated second CA
+#	server.crt/.key     the CA's server certificate for IP SERVER_IP (serverAuth and
+#	                    clientAuth: etcd's JSON gateway dials its gRPC port with it)
+#	client.crt/.key     the CA's client certificate (CN tartan-test-client)
+#	stranger.crt/.key   a client certificate of the other CA
+#	expired.crt/.key    a client certificate of the CA that expired in 2020
+# Bails out (TAP) when openssl is missing or fails.
+etcd_pki_make()
+{
+	local pki=$1 ip=$2 n
+
+	command -v openssl >/dev/null 2>&1 ||
+		tap_bail "openssl is not installed (apt-get install openssl)"
+	# One config for all: no dependence on the system's openssl.cnf.
+	cat >"$pki/openssl.cnf" <<-EOF
+	[req]
+	distinguished_name = dn
+	[dn]
+	[v3_ca]
+	basicConstraints = critical, CA:TRUE
+	keyUsage = critical, keyCertSign, cRLSign
+	subjectKeyIdentifier = hash
+	# etcd's built-in JSON gateway dials etcd's gRPC port with the server certificate as its
+	# client certificate, so with --client-cert-auth it needs clientAuth as well.
+	[server_ext]
+	basicConstraints = CA:FALSE
+	keyUsage = critical, digitalSignature
+	extendedKeyUsage = serverAuth, clientAuth
+	subjectAltName = IP:$ip
+	[client_ext]
+	basicConstraints = CA:FALSE
+	keyUsage = critical, digitalSignature
+	extendedKeyUsage = clientAuth
+	# OpenSSL 3.0's "x509 -req" only takes -days from now (-not_before/-not_after came in
+	# 3.4): "openssl ca" with -startdate/-enddate signs the expired certificate.
+	[ca]
+	default_ca = test_ca
+	[test_ca]
+	database = $pki/ca-db/index.txt
+	serial = $pki/ca-db/serial
+	new_certs_dir = $pki/ca-db
+	certificate = $pki/ca.crt
+	private_key = $pki/ca.key
+	default_md = sha256
+	policy = any_name
+	unique_subject = no
+	copy_extensions = none
+	[any_name]
+	commonName = supplied
+	EOF
+	mkdir -p "$pki/ca-db"
+	: >"$pki/ca-db/index.txt"
+	echo 1000 >"$pki/ca-db/serial"
+	# the CAs: self-signed
+	for n in "ca tartan-test-ca" "other other-test-ca"; do
+		set -- $n
+		_pki_key "$pki" "$1"
+		_pki_ossl req -config "$pki/openssl.cnf" -x509 -new -key "$pki/$1.key" \
+			-subj "/CN=$2" -days 2 -extensions v3_ca -out "$pki/$1.crt"
+	done
+	# the leaves: NAME CN CA EXTENSIONS, valid from now for 2 days
+	for n in "server $ip ca server_ext" "client tartan-test-client ca client_ext" \
+		"stranger stranger-client other client_ext"; do
+		set -- $n
+		_pki_key "$pki" "$1"
+		_pki_ossl req -config "$pki/openssl.cnf" -new -key "$pki/$1.key" -subj "/CN=$2" \
+			-out "$pki/$1.csr"
+		_pki_ossl x509 -req -in "$pki/$1.csr" -CA "$pki/$3.crt" -CAkey "$pki/$3.key" \
+			-CAcreateserial -days 2 -extfile "$pki/openssl.cnf" -extensions "$4" \
+			-out "$pki/$1.crt"
+	done
+	_pki_key "$pki" expired
+	_pki_ossl req -config "$pki/openssl.cnf" -new -key "$pki/expired.key" \
+		-subj /CN=expired-client -out "$pki/expired.csr"
+	_pki_ossl ca -batch -notext -config "$pki/openssl.cnf" -extensions client_ext \
+		-startdate 20200101000000Z -enddate 20200102000000Z \
+		-in "$pki/expired.csr" -out "$pki/expired.crt"
 }
 
 # ---------------------------------------------------------------------------------------------
