@@ -420,13 +420,14 @@ static void test_leases(void **state)
 	c->leases =
 		"{\"leases\":["
 		"{\"subnet\":\"10.5.72.0/24\",\"public_ip\":\"192.0.2.1\",\"backend\":\"vxlan\","
-		"\"expiry\":1700000000,\"own\":true,\"vtep_mac\":\"aa:bb:cc:dd:ee:ff\"},"
+		"\"expiry\":1700000000,\"own\":true,\"programmed\":true,"
+		"\"vtep_mac\":\"aa:bb:cc:dd:ee:ff\"},"
 		"{\"subnet\":\"10.5.3.0/24\",\"public_ip\":\"192.0.2.10\",\"backend\":\"vxlan\","
-		"\"expiry\":null,\"own\":false}]}";
+		"\"expiry\":null,\"own\":false,\"programmed\":false}]}";
 	check(c, NULL, ARGS("--socket", c->path, "leases"), 0,
-	      "SUBNET        PUBLIC-IP   BACKEND  EXPIRES               OWN\n"
-	      "10.5.72.0/24  192.0.2.1   vxlan    2023-11-14T22:13:20Z  yes\n"
-	      "10.5.3.0/24   192.0.2.10  vxlan    never                 no\n",
+	      "SUBNET        PUBLIC-IP   BACKEND  EXPIRES               OWN  PROGRAMMED\n"
+	      "10.5.72.0/24  192.0.2.1   vxlan    2023-11-14T22:13:20Z  yes  yes\n"
+	      "10.5.3.0/24   192.0.2.10  vxlan    never                 no   no\n",
 	      "");
 	check(c, c->path, ARGS("leases", "--json"), 0,
 	      "{\n"
@@ -437,6 +438,7 @@ static void test_leases(void **state)
 	      "      \"backend\": \"vxlan\",\n"
 	      "      \"expiry\": 1700000000,\n"
 	      "      \"own\": true,\n"
+	      "      \"programmed\": true,\n"
 	      "      \"vtep_mac\": \"aa:bb:cc:dd:ee:ff\"\n"
 	      "    },\n"
 	      "    {\n"
@@ -444,7 +446,8 @@ static void test_leases(void **state)
 	      "      \"public_ip\": \"192.0.2.10\",\n"
 	      "      \"backend\": \"vxlan\",\n"
 	      "      \"expiry\": null,\n"
-	      "      \"own\": false\n"
+	      "      \"own\": false,\n"
+	      "      \"programmed\": false\n"
 	      "    }\n"
 	      "  ]\n"
 	      "}\n",
