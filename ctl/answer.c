@@ -158,16 +158,20 @@ static const struct {
 	enum field_kind kind;
 	const char *flag, *if_true, *if_false;
 	bool optional; /* left out when the daemon does not send it (a backend's own) */
+	bool etcd_only; /* left out in kubenet mode ("mode":"kubenet"), which has no etcd */
 } status_fields[] = {
 	{ .label = "State", .key = "state", .kind = FIELD_STRING },
-	{ .label = "Network", .key = "network", .kind = FIELD_STRING },
+	{ .label = "Mode", .key = "mode", .kind = FIELD_STRING, .optional = true },
+	{ .label = "Network", .key = "network", .kind = FIELD_STRING, .etcd_only = true },
 	{ .label = "Subnet", .key = "subnet", .kind = FIELD_STRING },
-	{ .label = "Public IP", .key = "public_ip", .kind = FIELD_STRING },
-	{ .label = "Interface", .key = "interface", .kind = FIELD_STRING },
-	{ .label = "Backend", .key = "backend", .kind = FIELD_STRING },
+	{ .label = "Public IP", .key = "public_ip", .kind = FIELD_STRING, .etcd_only = true },
+	{ .label = "Interface", .key = "interface", .kind = FIELD_STRING, .etcd_only = true },
+	{ .label = "Backend", .key = "backend", .kind = FIELD_STRING, .etcd_only = true },
+	{ .label = "Bridge", .key = "bridge", .kind = FIELD_STRING, .optional = true },
 	{ .label = "MTU", .key = "mtu", .kind = FIELD_INTEGER },
-	{ .label = "Lease expiry", .key = "lease_expiry", .kind = FIELD_EXPIRY },
-	{ .label = "Peers", .key = "peers", .kind = FIELD_INTEGER },
+	{ .label = "Masquerade", .key = "masquerade", .kind = FIELD_STRING, .optional = true },
+	{ .label = "Lease expiry", .key = "lease_expiry", .kind = FIELD_EXPIRY, .etcd_only = true },
+	{ .label = "Peers", .key = "peers", .kind = FIELD_INTEGER, .etcd_only = true },
 	{ .label = "Routes", .key = "routes", .kind = FIELD_INTEGER, .optional = true },
 	{ .label = "VXLAN device", .key = "vxlan_device", .kind = FIELD_STRING, .optional = true },
 	{ .label = "VTEP MAC", .key = "vtep_mac", .kind = FIELD_STRING, .optional = true },
@@ -177,6 +181,7 @@ static const struct {
 	{ .label = "etcd",
 	  .key = "etcd_endpoint",
 	  .kind = FIELD_STRING,
+	  .etcd_only = true,
 	  .flag = "etcd_connected",
 	  .if_true = " (connected)",
 	  .if_false = " (not connected)" },
@@ -186,6 +191,7 @@ static const struct {
 	{ .label = "Subnet file",
 	  .key = "subnet_file",
 	  .kind = FIELD_STRING,
+	  .etcd_only = true,
 	  .flag = "subnet_file_written",
 	  .if_true = " (written)",
 	  .if_false = " (not written yet)" },
@@ -195,6 +201,8 @@ int tartan_ctl_render_status(json_t *result, time_t now, char **ret_text)
 {
 	char *buf = NULL, *cell = NULL;
 	size_t size = 0;
+	const char *mode = json_string_value(json_object_get(result, "mode"));
+	bool kubenet = mode && strcmp(mode, "kubenet") == 0;
 	FILE *f;
 	int r = 0;
 
@@ -208,7 +216,7 @@ int tartan_ctl_render_status(json_t *result, time_t now, char **ret_text)
 		json_t *v = json_object_get(result, status_fields[i].key);
 		char label[32], tbuf[32], dbuf[48];
 
-		if (!v && status_fields[i].optional)
+		if ((!v && status_fields[i].optional) || (kubenet && status_fields[i].etcd_only))
 			continue;
 		snprintf(label, sizeof(label), "%s:", status_fields[i].label);
 		switch (status_fields[i].kind) {

@@ -29,6 +29,9 @@ struct tartan_dataplane {
 	char *state_dir;
 
 	bool prepared, have_node;
+	/* kubenet mode: no peers, every IPv4 address of the bridge but the gateway is
+	 * removed (network is 0.0.0.0/0), the bridge promiscuous if asked */
+	bool kubenet, promisc;
 	struct tartan_flannel_backend backend;
 	struct tartan_iface iface;
 	uint32_t public_ip;
@@ -151,7 +154,7 @@ static int sync_bridge(struct tartan_dataplane *dp, size_t *changes)
 	int err;
 
 	err = tartan_nl_bridge_ensure(dp->nl, dp->bridge, dp->mtu,
-				      bridge_mac_is_kept(dp->bridge) ? NULL : mac,
+				      bridge_mac_is_kept(dp->bridge) ? NULL : mac, dp->promisc,
 				      &dp->bridge_index);
 	if (err < 0)
 		return err;
@@ -218,7 +221,7 @@ static void entries_free(struct entries *w)
 
 static int desired_build(struct tartan_dataplane *dp, struct entries *w)
 {
-	size_t n_peers = tartan_flannel_registry_n_peers(dp->registry);
+	size_t n_peers = dp->registry ? tartan_flannel_registry_n_peers(dp->registry) : 0;
 	struct tartan_ip4_net *connected = NULL;
 	struct tartan_flannel_node node = {
 		.backend = &dp->backend,
@@ -526,6 +529,8 @@ static bool event_concerns_us(struct tartan_dataplane *dp, const struct tartan_n
 			return false;
 		/* a bridge changes whenever a pod's port comes or goes: only what we set counts */
 		return e->deleted || !(e->flags & IFF_UP) || (e->mtu && e->mtu != dp->mtu) ||
+		       (dp->promisc && e->ifindex == dp->bridge_index &&
+			!(e->flags & IFF_PROMISC)) ||
 		       (e->ifindex != dp->bridge_index && e->ifindex != dp->vxlan_index);
 	}
 	case TARTAN_NL_EVENT_ADDR:
@@ -535,9 +540,10 @@ static bool event_concerns_us(struct tartan_dataplane *dp, const struct tartan_n
 		       (dp->vxlan_index && e->ifindex == dp->vxlan_index) ||
 		       (dp->backend.vxlan.direct_routing && e->ifindex == (int)dp->iface.index);
 	case TARTAN_NL_EVENT_ROUTE:
+		/* kubenet's "network" is everything: only routes of ours count there */
 		return e->table == RT_TABLE_MAIN &&
 		       (e->protocol == TARTAN_NL_RTPROT ||
-			tartan_ip4_net_contains(&dp->network, e->dst.addr));
+			(!dp->kubenet && tartan_ip4_net_contains(&dp->network, e->dst.addr)));
 	case TARTAN_NL_EVENT_NEIGH:
 	case TARTAN_NL_EVENT_FDB:
 		return dp->vxlan_index && e->ifindex == dp->vxlan_index;
@@ -754,6 +760,23 @@ void tartan_dataplane_set_node(struct tartan_dataplane *dp, const struct tartan_
 		return; /* alloc: nothing to program */
 	dp->network = *network;
 	dp->subnet = *subnet;
+	dp->have_node = true;
+	if (!ev_is_active(&dp->resync))
+		ev_timer_start(dp->loop, &dp->resync);
+	tartan_dataplane_changed(dp);
+}
+
+void tartan_dataplane_set_kubenet(struct tartan_dataplane *dp,
+				  const struct tartan_ip4_net *pod_cidr, unsigned mtu, bool promisc)
+{
+	dp->backend = (struct tartan_flannel_backend){ 0 };
+	dp->vxlan_name[0] = '\0';
+	dp->mtu = mtu;
+	dp->kubenet = true;
+	dp->promisc = promisc;
+	dp->prepared = true;
+	dp->network = (struct tartan_ip4_net){ 0 }; /* every IPv4 address on the bridge */
+	dp->subnet = *pod_cidr;
 	dp->have_node = true;
 	if (!ev_is_active(&dp->resync))
 		ev_timer_start(dp->loop, &dp->resync);

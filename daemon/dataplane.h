@@ -47,6 +47,17 @@ int tartan_dataplane_prepare(struct tartan_dataplane *dp,
 void tartan_dataplane_set_node(struct tartan_dataplane *dp, const struct tartan_ip4_net *network,
 			       const struct tartan_ip4_net *subnet);
 
+/*
+ * Kubenet mode instead of prepare and set_node: no peers and no overlay; the bridge gets
+ * mtu and the gateway of pod_cidr, and every other IPv4 address on it is removed (as
+ * kubenet's clearBridgeAddressesExcept; an old pod CIDR's gateway would make the bridge
+ * plugin fail), promiscuous mode on when promisc. Routes of tartan's protocol left from
+ * flannel mode are removed: no peer wants them.
+ */
+void tartan_dataplane_set_kubenet(struct tartan_dataplane *dp,
+				  const struct tartan_ip4_net *pod_cidr, unsigned mtu,
+				  bool promisc);
+
 /* Peers or our lease changed: sync soon. */
 void tartan_dataplane_changed(struct tartan_dataplane *dp);
 

@@ -116,7 +116,8 @@ int tartan_http_metrics(const struct tartan_http_sources *src, char **ret, size_
 		   "1 once the lease is held and subnet.env and the CNI confs are written.",
 		   src->not_ready(src->userdata) == NULL);
 
-	leased = tartan_flannel_registry_lease(src->registry, &subnet, &expiry);
+	/* kubenet mode: no registry and no etcd, no lease and no etcd metrics */
+	leased = src->registry && tartan_flannel_registry_lease(src->registry, &subnet, &expiry);
 	sample_u64(f, "tartan_lease_held", "gauge", "1 while this node holds a subnet lease.",
 		   leased);
 	/* a lease without an etcd TTL (none known yet) has no expiry to report */
@@ -126,9 +127,9 @@ int tartan_http_metrics(const struct tartan_http_sources *src, char **ret, size_
 		fprintf(f, "tartan_lease_expiry_timestamp_seconds %" PRId64 "\n", expiry);
 	}
 	sample_u64(f, "tartan_peers", "gauge", "Other nodes' subnet leases known.",
-		   tartan_flannel_registry_n_peers(src->registry));
+		   src->registry ? tartan_flannel_registry_n_peers(src->registry) : 0);
 	sample_u64(f, "tartan_etcd_connected", "gauge", "1 while both etcd watches are connected.",
-		   tartan_flannel_registry_connected(src->registry));
+		   src->registry && tartan_flannel_registry_connected(src->registry));
 
 	tartan_dataplane_stats(src->dataplane, &dp);
 	sample_u64(f, "tartan_routes", "gauge",
@@ -145,13 +146,15 @@ int tartan_http_metrics(const struct tartan_http_sources *src, char **ret, size_
 	sample_u64(f, "tartan_netlink_monitor_overflows_total", "counter",
 		   "Netlink monitor overflows, each followed by a full sync.", dp.overflows);
 
-	tartan_etcd_client_stats(src->etcd, &es);
-	etcd_metrics(f, &es);
-	sample_u64(f, "tartan_etcd_failovers_total", "counter", "Moves to another etcd endpoint.",
-		   es.failovers);
-	sample_u64(f, "tartan_etcd_watch_reconnects_total", "counter",
-		   "Times an etcd watch stream was opened again after it ended.",
-		   es.watch_reconnects);
+	if (src->etcd) {
+		tartan_etcd_client_stats(src->etcd, &es);
+		etcd_metrics(f, &es);
+		sample_u64(f, "tartan_etcd_failovers_total", "counter",
+			   "Moves to another etcd endpoint.", es.failovers);
+		sample_u64(f, "tartan_etcd_watch_reconnects_total", "counter",
+			   "Times an etcd watch stream was opened again after it ended.",
+			   es.watch_reconnects);
+	}
 
 	cni_metrics(f, tartan_pods_stats(src->pods));
 	if (tartan_pods_addresses(src->pods, &in_use, &free_addrs)) {

@@ -17,6 +17,7 @@
 #include "daemon/control.h"
 #include "daemon/dataplane.h"
 #include "daemon/http.h"
+#include "daemon/kubenet.h"
 #include "daemon/log.h"
 #include "daemon/notify.h"
 #include "daemon/options.h"
@@ -27,13 +28,25 @@
 #include "flannel/subnet-env.h"
 #include "netcfg/cniconf.h"
 #include "netcfg/file.h"
+#include "netcfg/forward.h"
 #include "netcfg/iface.h"
+#include "netcfg/masq.h"
+#include "netcfg/nl.h"
 
 #define SUBNET_FILE_MAX 4096
+/* kubenet mode's conf, after the tartan list: containerd takes the first of the dir */
+#define KUBENET_CONF_FILE "20-kubenet.conf"
+#define KUBENET_NETWORK "kubenet"
 
 struct daemon {
 	struct ev_loop *loop;
 	struct tartan_options *opts;
+	bool kubenet; /* --pod-cidr: no etcd, no peers; pod_cidr is the node's subnet */
+	struct tartan_ip4_net pod_cidr;
+	struct tartan_masq *masq;
+	struct tartan_masq_rules masq_rules; /* what the node should hold now */
+	bool masq_failed;		     /* the last ensure failed: say when it works again */
+	ev_timer masq_check;
 	struct tartan_iface iface; /* .addr: the interface's own address */
 	uint32_t public_ip;	   /* --public-ip, else iface.addr */
 	struct tartan_etcd_client *etcd;
@@ -104,17 +117,97 @@ static void registry_log(enum tartan_flannel_log_level level, const char *key, c
 		tartan_log(map[level], "%s", message);
 }
 
+/* --- forwarding and masquerade --------------------------------------------------------- */
+
+/* Pods reach other nodes only through a node that forwards: on, or a clear refusal. */
+static int forwarding_enable(struct daemon *d)
+{
+	bool changed = false;
+	int err = tartan_ip_forward_enable(&changed);
+
+	if (err < 0)
+		return tartan_log_errno(
+			TARTAN_LOG_ERROR, -err,
+			"net.ipv4.ip_forward is off and cannot be turned on (%s: %m): pods could "
+			"not reach other nodes; turn it on (sysctl -w net.ipv4.ip_forward=1) or run "
+			"tartand with CAP_NET_ADMIN and a writable /proc/sys; stopping",
+			TARTAN_IP_FORWARD_PATH);
+	if (changed)
+		tartan_log_info("turned on IPv4 forwarding (net.ipv4.ip_forward was 0): pods are "
+				"routed through this node");
+	return 0;
+}
+
+static const char *masq_describe(const struct tartan_masq_rules *r, char *buf, size_t size)
+{
+	char a[TARTAN_IP4_NET_STRLEN];
+
+	if (r->kind == TARTAN_MASQ_FLANNEL)
+		snprintf(buf, size, "traffic from %s leaving it masqueraded",
+			 tartan_ip4_net_format(&r->network, a));
+	else if (r->kind == TARTAN_MASQ_KUBENET && r->non_masq.len)
+		snprintf(buf, size, "traffic to anywhere but %s and local addresses masqueraded",
+			 tartan_ip4_net_format(&r->non_masq, a));
+	else
+		snprintf(buf, size, "off");
+	return buf;
+}
+
+/* The node holds the table masq_rules asks for (none: no table); checked again every
+ * resync interval, so a table deleted or changed by hand comes back. */
+static void masq_sync(struct daemon *d)
+{
+	char *error = NULL, what[160];
+	bool changed = false;
+	int err;
+
+	if (!d->masq)
+		return;
+	err = tartan_masq_ensure(d->masq, &d->masq_rules, &changed, &error);
+	if (err < 0) {
+		if (!d->masq_failed)
+			tartan_log_error("masquerade (nftables table " TARTAN_MASQ_FAMILY
+					 " " TARTAN_MASQ_TABLE "): %s; retrying every %u s",
+					 error ? error : strerror(-err), d->opts->resync_interval);
+		d->masq_failed = true;
+		free(error);
+		return;
+	}
+	if (d->masq_failed)
+		tartan_log_info("masquerade table applied again after the failure");
+	d->masq_failed = false;
+	if (changed)
+		tartan_log_info("nftables table " TARTAN_MASQ_FAMILY " " TARTAN_MASQ_TABLE ": %s%s",
+				masq_describe(&d->masq_rules, what, sizeof(what)),
+				d->masq_rules.kind == TARTAN_MASQ_NONE ||
+						(d->masq_rules.kind == TARTAN_MASQ_KUBENET &&
+						 !d->masq_rules.non_masq.len) ?
+					", table removed" :
+					"");
+}
+
+static void masq_check_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct daemon *d = w->data;
+
+	/* with --ip-masq, nothing is known before the lease: what is there stays */
+	if (d->kubenet || !d->opts->ip_masq || d->masq_rules.kind != TARTAN_MASQ_NONE)
+		masq_sync(d);
+}
+
 /* --- registry events ------------------------------------------------------------------ */
 
 static void write_subnet_file(struct daemon *d)
 {
-	const struct tartan_flannel_config *config = tartan_flannel_registry_config(d->registry);
+	const struct tartan_flannel_config *config =
+		d->registry ? tartan_flannel_registry_config(d->registry) : NULL;
 	struct tartan_ip4_net subnet;
 	char buf[TARTAN_SUBNET_ENV_MAX];
 	bool changed = false;
 	size_t len;
 	int err;
 
+	/* kubenet mode has no flannel network: no subnet.env */
 	if (!config || !tartan_flannel_registry_lease(d->registry, &subnet, NULL))
 		return;
 	err = tartan_subnet_env_format(&config->network, &subnet, d->mtu, d->opts->ip_masq, buf,
@@ -136,6 +229,8 @@ static const char *daemon_not_ready(void *userdata)
 {
 	struct daemon *d = userdata;
 
+	if (d->kubenet)
+		return d->confs_written ? NULL : "CNI confs not written yet";
 	if (!d->registry || !tartan_flannel_registry_lease(d->registry, NULL, NULL))
 		return "no subnet lease yet";
 	if (!d->subnet_file_written)
@@ -195,6 +290,16 @@ static int write_conf(const char *dir, const char *name, enum tartan_cniconf_kin
 	return err;
 }
 
+/* The node's pod subnet: the pod CIDR (kubenet mode) or the lease, if held. */
+static bool node_subnet(const struct daemon *d, struct tartan_ip4_net *ret)
+{
+	if (d->kubenet) {
+		*ret = d->pod_cidr;
+		return true;
+	}
+	return d->registry && tartan_flannel_registry_lease(d->registry, ret, NULL);
+}
+
 /* The CNI confs follow the lease, the MTU, the bridge and --ip-masq; written only when
  * their content changes. */
 static void write_cni_confs(struct daemon *d)
@@ -202,19 +307,23 @@ static void write_cni_confs(struct daemon *d)
 	struct tartan_cniconf_input in = {
 		.bridge = d->opts->bridge,
 		.mtu = d->mtu,
-		.ip_masq = d->opts->ip_masq,
+		/* kubenet mode: the node masquerades (kubenet's rule), not the bridge plugin */
+		.ip_masq = d->opts->ip_masq || d->kubenet,
+		.hairpin_mode = d->opts->hairpin_mode == TARTAN_HAIRPIN_VETH,
 		.subnet_file = d->opts->subnet_file,
 		.socket_path = d->opts->socket_path,
 	};
 	char *data_dir = NULL;
 	int err;
 
-	if (!tartan_flannel_registry_lease(d->registry, &in.subnet, NULL) ||
-	    ipam_data_dir(d, &data_dir) < 0)
+	if (!node_subnet(d, &in.subnet) || ipam_data_dir(d, &data_dir) < 0)
 		return;
 	in.ipam_data_dir = data_dir;
 	err = write_conf(d->opts->cni_conf_dir, TARTAN_CNICONF_LIST_FILE,
 			 TARTAN_CNICONF_TARTAN_LIST, &in);
+	if (d->kubenet)
+		err |= write_conf(d->opts->cni_conf_dir, KUBENET_CONF_FILE, TARTAN_CNICONF_KUBENET,
+				  &in);
 	if (d->opts->rkt_net_dir)
 		err |= write_conf(d->opts->rkt_net_dir, TARTAN_CNICONF_RKT_FILE,
 				  d->opts->rkt_conf_flannel ? TARTAN_CNICONF_RKT_FLANNEL :
@@ -255,6 +364,12 @@ static bool on_config_ready(struct tartan_flannel_registry *reg,
 		free(reason);
 		return false;
 	}
+	/* alloc programs nothing and forwards nothing; every other backend routes pods */
+	if (tartan_flannel_backend_programs(&d->backend) && forwarding_enable(d) < 0) {
+		d->exit_code = 1;
+		ev_break(d->loop, EVBREAK_ALL);
+		return false;
+	}
 	d->backend_ok = true;
 	tartan_log_info("network %s, backend %s, subnets /%u, MTU %u",
 			tartan_ip4_net_format(&config->network, net), d->backend.type,
@@ -276,6 +391,15 @@ static void on_lease_acquired(struct tartan_flannel_registry *reg,
 	struct daemon *d = userdata;
 	const struct tartan_flannel_config *config = tartan_flannel_registry_config(reg);
 
+	if (d->opts->ip_masq) {
+		/* a new subnet replaces the rules of the old one in the same transaction */
+		d->masq_rules = (struct tartan_masq_rules){
+			.kind = TARTAN_MASQ_FLANNEL,
+			.network = config->network,
+			.subnet = *subnet,
+		};
+		masq_sync(d);
+	}
 	write_subnet_file(d);
 	tartan_dataplane_set_node(d->dataplane, &config->network, subnet);
 	if (tartan_pods_set_node(d->pods, subnet, d->mtu) >= 0)
@@ -335,15 +459,65 @@ static int json_set_addr(json_t *o, const char *key, uint32_t addr)
 	return json_set(o, key, json_string(tartan_ip4_addr_format(addr, buf)));
 }
 
+static int control_status_masq(struct daemon *d, json_t *r)
+{
+	char what[160];
+
+	return json_set(r, "masquerade",
+			json_string(masq_describe(&d->masq_rules, what, sizeof(what))));
+}
+
+static int control_status_dataplane(struct daemon *d, json_t *r)
+{
+	struct tartan_dataplane_stats st;
+	char mac[TARTAN_FLANNEL_MAC_STRLEN];
+	int err = 0;
+
+	if (!d->dataplane)
+		return 0;
+	tartan_dataplane_stats(d->dataplane, &st);
+	err |= json_set(r, "routes", json_integer((json_int_t)st.routes));
+	if (st.vxlan_device) {
+		err |= json_set(r, "vxlan_device", json_string(st.vxlan_device));
+		err |= json_set(r, "vtep_mac", json_string(tartan_flannel_mac_format(st.vtep_mac, mac)));
+		err |= json_set(r, "neighbours", json_integer((json_int_t)st.neighbours));
+		err |= json_set(r, "fdb_entries", json_integer((json_int_t)st.fdb));
+	}
+	err |= json_set(r, "syncs", json_integer((json_int_t)st.syncs));
+	err |= json_set(r, "repairs", json_integer((json_int_t)st.repairs));
+	return err;
+}
+
+/* kubenet mode: the fixed pod CIDR on the bridge, nothing of etcd */
+static int control_status_kubenet(struct daemon *d, json_t *r)
+{
+	int err = 0;
+
+	err |= json_set(r, "state", json_string("running"));
+	err |= json_set(r, "mode", json_string("kubenet"));
+	err |= json_set_net(r, "subnet", &d->pod_cidr);
+	err |= json_set(r, "bridge", json_string(d->opts->bridge));
+	err |= json_set(r, "mtu", json_integer(d->mtu));
+	err |= control_status_masq(d, r);
+	err |= control_status_dataplane(d, r);
+	err |= json_set(r, "degraded", json_false());
+	err |= json_set(r, "health", json_string("ok"));
+	return err ? -ENOMEM : 0;
+}
+
 static int control_status(struct daemon *d, json_t *r)
 {
-	const struct tartan_flannel_config *config = tartan_flannel_registry_config(d->registry);
+	const struct tartan_flannel_config *config;
 	struct tartan_etcd_stats stats;
 	struct tartan_ip4_net subnet;
 	int64_t expiry;
 	int err = 0;
 
+	if (d->kubenet)
+		return control_status_kubenet(d, r);
+	config = tartan_flannel_registry_config(d->registry);
 	err |= json_set(r, "state", json_string(tartan_flannel_registry_state(d->registry)));
+	err |= json_set(r, "mode", json_string("flannel"));
 	if (config)
 		err |= json_set_net(r, "network", &config->network);
 	if (tartan_flannel_registry_lease(d->registry, &subnet, &expiry)) {
@@ -356,22 +530,9 @@ static int control_status(struct daemon *d, json_t *r)
 		err |= json_set(r, "backend", json_string(d->backend.type));
 		err |= json_set(r, "mtu", json_integer(d->mtu));
 	}
-	if (d->dataplane) {
-		struct tartan_dataplane_stats st;
-		char mac[TARTAN_FLANNEL_MAC_STRLEN];
-
-		tartan_dataplane_stats(d->dataplane, &st);
-		err |= json_set(r, "routes", json_integer((json_int_t)st.routes));
-		if (st.vxlan_device) {
-			err |= json_set(r, "vxlan_device", json_string(st.vxlan_device));
-			err |= json_set(r, "vtep_mac",
-					json_string(tartan_flannel_mac_format(st.vtep_mac, mac)));
-			err |= json_set(r, "neighbours", json_integer((json_int_t)st.neighbours));
-			err |= json_set(r, "fdb_entries", json_integer((json_int_t)st.fdb));
-		}
-		err |= json_set(r, "syncs", json_integer((json_int_t)st.syncs));
-		err |= json_set(r, "repairs", json_integer((json_int_t)st.repairs));
-	}
+	err |= json_set(r, "bridge", json_string(d->opts->bridge));
+	err |= control_status_masq(d, r);
+	err |= control_status_dataplane(d, r);
 	err |= json_set(r, "peers",
 			json_integer((json_int_t)tartan_flannel_registry_n_peers(d->registry)));
 	err |= json_set(r, "etcd_endpoint", json_string(tartan_etcd_client_endpoint(d->etcd)));
@@ -475,6 +636,12 @@ static int control_handler(const char *command, json_t *request, json_t **ret_re
 		return -ENOMEM;
 	if (strcmp(command, "status") == 0) {
 		err = control_status(d, r);
+	} else if (strcmp(command, "leases") == 0 && d->kubenet) {
+		json_decref(r);
+		if (asprintf(ret_error, "kubenet mode has no subnet leases: the pod CIDR is fixed "
+					"(tartanctl status shows it)") < 0)
+			*ret_error = NULL;
+		return -EINVAL;
 	} else if (strcmp(command, "leases") == 0) {
 		err = control_leases(d, r);
 	} else if (strcmp(command, "routes") == 0) {
@@ -510,6 +677,8 @@ static int find_interface(struct daemon *d)
 	size_t i;
 	int err = -ENODEV;
 
+	if (d->kubenet) /* the cloud routes the pod CIDR: no public IP to announce */
+		return 0;
 	for (i = 0; i < o->n_ifaces && err < 0; i++)
 		err = o->ifaces[i].name ?
 			      tartan_iface_by_name(o->ifaces[i].name, &d->iface) :
@@ -566,8 +735,11 @@ static int start_etcd(struct daemon *d)
 		.username = o->etcd_username,
 		.password = o->etcd_password,
 	};
-	int err = tartan_etcd_client_new(d->loop, &eo, &d->etcd);
+	int err;
 
+	if (d->kubenet)
+		return 0;
+	err = tartan_etcd_client_new(d->loop, &eo, &d->etcd);
 	if (err < 0)
 		return tartan_log_errno(TARTAN_LOG_ERROR, -err,
 					"etcd client: %m (TLS files need https:// endpoints)");
@@ -691,16 +863,19 @@ static void etcd_check_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static int start_registry(struct daemon *d)
 {
-	struct tartan_flannel_registry_options ro = {
+	struct tartan_flannel_registry_options ro;
+	int err;
+
+	if (d->kubenet)
+		return 0;
+	ro = (struct tartan_flannel_registry_options){
 		.prefix = d->opts->etcd_prefix,
 		.public_ip = d->public_ip,
 		.previous_subnet = previous_subnet(d),
 		.lease_ttl_s = d->opts->subnet_lease_ttl,
 		.renew_margin_s = d->opts->subnet_lease_renew_margin * 60,
 	};
-	int err =
-		tartan_flannel_registry_new(d->loop, d->etcd, &ro, &registry_ops, d, &d->registry);
-
+	err = tartan_flannel_registry_new(d->loop, d->etcd, &ro, &registry_ops, d, &d->registry);
 	if (err < 0)
 		return tartan_log_errno(TARTAN_LOG_ERROR, -err, "lease registry: %m");
 	ev_timer_init(&d->etcd_check, etcd_check_cb, 1., 1.);
@@ -714,6 +889,8 @@ static int start_registry(struct daemon *d)
 
 static void stop_registry(struct daemon *d)
 {
+	if (!d->registry)
+		return;
 	ev_timer_stop(d->loop, &d->etcd_check);
 	tartan_etcd_request_cancel(d->probe);
 	d->probe = NULL;
@@ -753,6 +930,144 @@ static void stop_pods(struct daemon *d)
 {
 	tartan_pods_free(d->pods);
 	d->pods = NULL;
+}
+
+static int start_masq(struct daemon *d)
+{
+	int err = tartan_masq_new(&d->masq);
+
+	if (err < 0)
+		return tartan_log_errno(TARTAN_LOG_ERROR, -err, "nftables: %m");
+	ev_timer_init(&d->masq_check, masq_check_cb, d->opts->resync_interval,
+		      d->opts->resync_interval);
+	d->masq_check.data = d;
+	ev_timer_start(d->loop, &d->masq_check);
+	/* flannel mode without --ip-masq: a table left by a run with it goes now */
+	if (!d->kubenet && !d->opts->ip_masq)
+		masq_sync(d);
+	return 0;
+}
+
+static void stop_masq(struct daemon *d)
+{
+	ev_timer_stop(d->loop, &d->masq_check);
+	/* masquerading off: nothing of tartan's stays in nftables; on: the table stays, so
+	 * traffic keeps flowing while tartand restarts */
+	if (d->masq && !d->kubenet && !d->opts->ip_masq)
+		masq_sync(d);
+	tartan_masq_free(d->masq);
+	d->masq = NULL;
+}
+
+/* kubenet's choice of MTU (daemon/kubenet.h), from the links there are now */
+static unsigned kubenet_mtu(struct daemon *d, char *why, size_t size)
+{
+	const struct tartan_nl_link *from = NULL;
+	struct tartan_nl_link *links = NULL;
+	struct tartan_nl *nl = NULL;
+	int bridge_index = 0, err;
+	size_t n = 0;
+	unsigned mtu;
+
+	if (d->opts->mtu) {
+		snprintf(why, size, "--mtu");
+		return d->opts->mtu;
+	}
+	err = tartan_nl_new(&nl);
+	if (err >= 0 && tartan_nl_link_index(nl, d->opts->bridge, &bridge_index) < 0)
+		bridge_index = 0;
+	if (err >= 0)
+		err = tartan_nl_link_list(nl, &links, &n);
+	if (err < 0)
+		tartan_log_errno(TARTAN_LOG_WARNING, -err, "listing links for the MTU: %m");
+	mtu = tartan_kubenet_mtu(links, n, bridge_index, &from);
+	if (from)
+		snprintf(why, size, "the smallest of the interfaces that are up: %s", from->name);
+	else
+		snprintf(why, size, "no interface is up: kubenet's default");
+	free(links);
+	tartan_nl_free(nl);
+	return mtu;
+}
+
+/*
+ * host-local keeps a network's addresses in <dataDir>/<network name>: the kubenet conf's
+ * in networks/kubenet, the rkt conf's and the tartan plugin's in networks/rkt.kubernetes.io.
+ * All three hand out the same pod CIDR, so kubenet's directory is a link to the shared
+ * one: one lock, one set of address files, no address given twice.
+ */
+static void kubenet_share_store(struct daemon *d)
+{
+	char *link = NULL, target[64];
+	ssize_t n;
+
+	if (asprintf(&link, "%s/networks/" KUBENET_NETWORK, d->opts->state_dir) < 0)
+		return;
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n >= 0) {
+		target[n] = '\0';
+		if (strcmp(target, TARTAN_PODS_NETWORK) == 0)
+			goto out;
+		if (unlink(link) < 0)
+			goto fail;
+	}
+	if (n < 0 && errno == EINVAL) {
+		tartan_log_warning("%s is not a link to " TARTAN_PODS_NETWORK ": left as it is; "
+				   "pods attached through the kubenet conf may be given addresses "
+				   "the tartan plugin gives too",
+				   link);
+		goto out;
+	}
+	if (symlink(TARTAN_PODS_NETWORK, link) < 0 && errno != EEXIST)
+		goto fail;
+	goto out;
+fail:
+	tartan_log_errno(TARTAN_LOG_WARNING, errno, "%s: %m", link);
+out:
+	free(link);
+}
+
+static int start_kubenet(struct daemon *d)
+{
+	bool promisc = d->opts->hairpin_mode == TARTAN_HAIRPIN_PROMISCUOUS_BRIDGE;
+	static const char *const hairpin[] = { "promiscuous-bridge", "hairpin-veth", "none" };
+	char cidr[TARTAN_IP4_NET_STRLEN], gw[TARTAN_IP4_ADDR_STRLEN], why[96], what[160];
+	int err;
+
+	if (!d->kubenet)
+		return 0;
+	d->mtu = kubenet_mtu(d, why, sizeof(why));
+	tartan_log_info("kubenet mode: pod CIDR %s on %s (gateway %s), MTU %u (%s), hairpin "
+			"mode %s",
+			tartan_ip4_net_format(&d->pod_cidr, cidr), d->opts->bridge,
+			tartan_ip4_addr_format(tartan_ip4_net_first_host(&d->pod_cidr), gw),
+			d->mtu, why, hairpin[d->opts->hairpin_mode]);
+	if (d->opts->ip_masq)
+		tartan_log_info("--ip-masq has no effect in kubenet mode, which masquerades "
+				"by --non-masquerade-cidr (%s)",
+				masq_describe(&(struct tartan_masq_rules){
+						      .kind = TARTAN_MASQ_KUBENET,
+						      .non_masq = { ntohl(d->opts->non_masq_addr.s_addr),
+								    (uint8_t)d->opts->non_masq_prefixlen } },
+					      what, sizeof(what)));
+	err = forwarding_enable(d);
+	if (err < 0)
+		return err;
+	tartan_dataplane_set_kubenet(d->dataplane, &d->pod_cidr, d->mtu, promisc);
+	tartan_pods_set_hairpin(d->pods, d->opts->hairpin_mode == TARTAN_HAIRPIN_VETH);
+	/* a pod CIDR other than the last run's: the old one's addresses are released */
+	err = tartan_pods_set_node(d->pods, &d->pod_cidr, d->mtu);
+	if (err < 0)
+		return err;
+	kubenet_share_store(d); /* networks/ exists now: the store is in it */
+	write_cni_confs(d);
+	d->masq_rules = (struct tartan_masq_rules){
+		.kind = TARTAN_MASQ_KUBENET,
+		.non_masq = { ntohl(d->opts->non_masq_addr.s_addr),
+			      (uint8_t)d->opts->non_masq_prefixlen },
+	};
+	masq_sync(d);
+	return 0;
 }
 
 static int start_control(struct daemon *d)
@@ -814,8 +1129,8 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		write_cni_confs(d);
 		return;
 	}
-	tartan_log_info("%s: stopping (the lease stays in etcd)",
-			w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	tartan_log_info("%s: stopping (%s)", w->signum == SIGTERM ? "SIGTERM" : "SIGINT",
+			d->kubenet ? "the bridge and the pods stay" : "the lease stays in etcd");
 	notify("STOPPING=1");
 	ev_break(loop, EVBREAK_ALL);
 }
@@ -851,6 +1166,8 @@ static const struct subsystem {
 	{ "registry", start_registry, stop_registry },
 	{ "dataplane", start_dataplane, stop_dataplane },
 	{ "pods", start_pods, stop_pods },
+	{ "masquerade", start_masq, stop_masq },
+	{ "kubenet", start_kubenet, NULL },
 	{ "control", start_control, stop_control },
 	{ "http", start_http, stop_http },
 	/* clang-format on */
@@ -907,10 +1224,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (d.opts->has_pod_cidr) {
-		fprintf(stderr, "tartand: --pod-cidr: kubenet mode is not available in this "
-				"version yet\n");
-		tartan_options_free(d.opts);
-		return 2;
+		d.kubenet = true;
+		d.pod_cidr = (struct tartan_ip4_net){ ntohl(d.opts->pod_cidr_addr.s_addr),
+						      (uint8_t)d.opts->pod_cidr_prefixlen };
 	}
 	tartan_log_set_level(d.opts->log_level);
 	d.loop = ev_default_loop(EVFLAG_AUTO);

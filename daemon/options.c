@@ -27,7 +27,9 @@ enum kind {
 	KIND_IFNAME,	   /* an interface name */
 	KIND_UINT,	   /* min..max, or 0 too with OPT_ZERO_OK */
 	KIND_BOOL,
-	KIND_CIDR, /* the pod CIDR */
+	KIND_CIDR,	   /* the pod CIDR */
+	KIND_NON_MASQ_CIDR, /* any IPv4 CIDR, /0 included */
+	KIND_HAIRPIN_MODE,
 	KIND_LOG_LEVEL,
 	KIND_RKT_CONF_TYPE,
 	KIND_HELP, /* no value */
@@ -99,6 +101,10 @@ static const struct opt_def opt_defs[] = {
 	  "rkt.kubernetes.io conf: bridge, or flannel (subnet.env)" },
 	{ "pod-cidr", KIND_CIDR, 0, 0, 0, 0, NULL, "CIDR",
 	  "fixed pod subnet of this node (kubenet mode)" },
+	{ "hairpin-mode", KIND_HAIRPIN_MODE, 0, FIELD(hairpin_mode), 0, 0, "promiscuous-bridge",
+	  "MODE", "kubenet mode: promiscuous-bridge, hairpin-veth or none" },
+	{ "non-masquerade-cidr", KIND_NON_MASQ_CIDR, 0, 0, 0, 0, "10.0.0.0/8", "CIDR",
+	  "kubenet mode: not masqueraded to there; 0.0.0.0/0: nothing is" },
 	{ "resync-interval", KIND_UINT, 0, FIELD(resync_interval), 1, 86400, "10", "SECONDS",
 	  "period of the full resync with the kernel and files" },
 	{ "log-level", KIND_LOG_LEVEL, 0, FIELD(log_level), 0, 0, "info", "LEVEL",
@@ -127,6 +133,7 @@ static const struct opt_def opt_defs[] = {
 struct parser {
 	struct tartan_options *o;
 	bool on_cli[N_OPTS];
+	bool given[N_OPTS]; /* on the command line or in the environment */
 	char subject[N_OPTS][SUBJECT_MAX]; /* where the value came from, for messages */
 	char *error;
 };
@@ -808,7 +815,9 @@ static int set_bool(struct parser *p, const struct opt_def *d, const char *subje
 	return 0;
 }
 
-static int set_cidr(struct parser *p, const char *subject, const char *value)
+/* A.B.C.D/N with N in min..max and no host bits; the messages name the subject. */
+static int parse_cidr(struct parser *p, const char *subject, const char *value, unsigned min,
+		      unsigned max, struct in_addr *ret_addr, unsigned *ret_len)
 {
 	char q[QUOTE_MAX], net[INET_ADDRSTRLEN];
 	const char *slash = strchr(value, '/');
@@ -817,10 +826,6 @@ static int set_cidr(struct parser *p, const char *subject, const char *value)
 	unsigned len = 0;
 	const char *c;
 
-	if (!*value) {
-		p->o->has_pod_cidr = false;
-		return 0;
-	}
 	if (!slash || !parse_ipv4(value, (size_t)(slash - value), &addr))
 		return fail(p, "%s: %s is not an IPv4 CIDR (A.B.C.D/N)", subject, quote(value, q));
 	/* one or two digits, no leading zero */
@@ -828,13 +833,11 @@ static int set_cidr(struct parser *p, const char *subject, const char *value)
 		len = len * 10 + (unsigned)(*c - '0');
 	if (c == slash + 1 || *c || len > 32 || (slash[1] == '0' && c == slash + 3))
 		return fail(p, "%s: %s is not an IPv4 CIDR (A.B.C.D/N)", subject, quote(value, q));
-	/* the bridge takes the first address, pods the ones after, and the
-	 * last is the broadcast address: /30 is the smallest that works */
-	if (len < 1 || len > 30)
-		return fail(p, "%s: %s: prefix length %u is out of range 1..30", subject,
-			    quote(value, q), len);
+	if (len < min || len > max)
+		return fail(p, "%s: %s: prefix length %u is out of range %u..%u", subject,
+			    quote(value, q), len, min, max);
 	a = ntohl(addr.s_addr);
-	mask = 0xffffffffu << (32 - len);
+	mask = len ? 0xffffffffu << (32 - len) : 0;
 	if (a & ~mask) {
 		a &= mask;
 		snprintf(net, sizeof(net), "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255,
@@ -842,10 +845,50 @@ static int set_cidr(struct parser *p, const char *subject, const char *value)
 		return fail(p, "%s: %s has host bits set; the network is %s/%u", subject,
 			    quote(value, q), net, len);
 	}
-	p->o->has_pod_cidr = true;
-	p->o->pod_cidr_addr = addr;
-	p->o->pod_cidr_prefixlen = len;
+	*ret_addr = addr;
+	*ret_len = len;
 	return 0;
+}
+
+static int set_cidr(struct parser *p, const char *subject, const char *value)
+{
+	int r;
+
+	if (!*value) {
+		p->o->has_pod_cidr = false;
+		return 0;
+	}
+	/* the bridge takes the first address, pods the ones after, and the
+	 * last is the broadcast address: /30 is the smallest that works */
+	r = parse_cidr(p, subject, value, 1, 30, &p->o->pod_cidr_addr, &p->o->pod_cidr_prefixlen);
+	if (r < 0)
+		return r;
+	p->o->has_pod_cidr = true;
+	return 0;
+}
+
+static int set_non_masq_cidr(struct parser *p, const char *subject, const char *value)
+{
+	return parse_cidr(p, subject, value, 0, 32, &p->o->non_masq_addr,
+			  &p->o->non_masq_prefixlen);
+}
+
+static int set_hairpin_mode(struct parser *p, const char *subject, const char *value)
+{
+	static const char *const names[] = {
+		[TARTAN_HAIRPIN_PROMISCUOUS_BRIDGE] = "promiscuous-bridge",
+		[TARTAN_HAIRPIN_VETH] = "hairpin-veth",
+		[TARTAN_HAIRPIN_NONE] = "none",
+	};
+	char q[QUOTE_MAX];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(value, names[i]) == 0) {
+			p->o->hairpin_mode = (enum tartan_hairpin_mode)i;
+			return 0;
+		}
+	return fail(p, "%s: %s is not one of promiscuous-bridge, hairpin-veth, none", subject,
+		    quote(value, q));
 }
 
 static int set_log_level(struct parser *p, const char *subject, const char *value)
@@ -903,6 +946,10 @@ static int apply(struct parser *p, const struct opt_def *d, const char *subject,
 		return set_bool(p, d, subject, value);
 	case KIND_CIDR:
 		return set_cidr(p, subject, value);
+	case KIND_NON_MASQ_CIDR:
+		return set_non_masq_cidr(p, subject, value);
+	case KIND_HAIRPIN_MODE:
+		return set_hairpin_mode(p, subject, value);
 	case KIND_LOG_LEVEL:
 		return set_log_level(p, subject, value);
 	case KIND_RKT_CONF_TYPE:
@@ -988,7 +1035,7 @@ static int parse_argv(struct parser *p, int argc, char *const *argv)
 		r = apply(p, d, p->subject[idx], value);
 		if (r < 0)
 			return r;
-		p->on_cli[idx] = true;
+		p->on_cli[idx] = p->given[idx] = true;
 		/* --version prints and exits, whatever else is wrong (as flanneld) */
 		if (p->o->show_version)
 			return 0;
@@ -1042,6 +1089,7 @@ static int parse_env(struct parser *p, char *const *envp)
 			r = apply(p, d, name, value);
 			if (r < 0)
 				return r;
+			p->given[i] = true;
 			break;
 		}
 	}
@@ -1056,7 +1104,7 @@ static size_t opt_index(const char *name)
 /* What one flag alone cannot say. */
 static int check_combinations(struct parser *p)
 {
-	const struct tartan_options *o = p->o;
+	struct tartan_options *o = p->o;
 	char q[QUOTE_MAX];
 
 	if (!!o->etcd_certfile != !!o->etcd_keyfile) {
@@ -1066,9 +1114,21 @@ static int check_combinations(struct parser *p)
 			    p->subject[opt_index(cert ? "etcd-certfile" : "etcd-keyfile")],
 			    cert ? "keyfile" : "certfile");
 	}
+	if (o->has_pod_cidr && o->rkt_conf_flannel)
+		return fail(p,
+			    "%s: the flannel-type conf reads subnet.env, which kubenet mode (%s) "
+			    "does not write; use --rkt-conf-type=bridge",
+			    p->subject[opt_index("rkt-conf-type")], p->subject[opt_index("pod-cidr")]);
 	if (o->etcd_password && !o->etcd_username)
 		return fail(p, "%s is set without --etcd-username",
 			    p->subject[opt_index("etcd-password")]);
+	/* kubenet's bridge, where kubelet's kubenet made it */
+	if (o->has_pod_cidr && !p->given[opt_index("bridge")]) {
+		free(o->bridge);
+		o->bridge = strdup("cbr0");
+		if (!o->bridge)
+			return -ENOMEM;
+	}
 	/* TLS files with an http:// endpoint would go unencrypted without a
 	 * word (flanneld does that); the etcd client refuses it as well */
 	if (o->etcd_cafile || o->etcd_certfile) {

@@ -35,6 +35,13 @@
 #define _tartan_wur_ __attribute__((warn_unused_result))
 #endif
 
+/* --hairpin-mode: kubelet's choices for pods reaching themselves through a service */
+enum tartan_hairpin_mode {
+	TARTAN_HAIRPIN_PROMISCUOUS_BRIDGE, /* kubelet's default: the bridge is promiscuous */
+	TARTAN_HAIRPIN_VETH,		   /* hairpin on every pod's bridge port */
+	TARTAN_HAIRPIN_NONE,
+};
+
 /* one --iface: an interface name or one of its IPv4 addresses */
 struct tartan_options_iface {
 	char *name;	     /* NULL when given as an address */
@@ -74,6 +81,11 @@ struct tartan_options {
 	bool has_pod_cidr;	      /* kubenet mode */
 	struct in_addr pod_cidr_addr; /* the network address: host bits are zero */
 	unsigned pod_cidr_prefixlen;  /* 1..30 */
+	/* kubenet mode: the bridge is cbr0 unless --bridge (or TARTAN_BRIDGE) names one */
+	enum tartan_hairpin_mode hairpin_mode;
+	/* kubenet mode masquerades what leaves for anywhere else; prefixlen 0: nothing */
+	struct in_addr non_masq_addr;
+	unsigned non_masq_prefixlen; /* 0..32 */
 	unsigned resync_interval;     /* seconds, 1..86400 */
 	enum tartan_log_level log_level;
 	unsigned mtu;		   /* 0: from the external interface; else 68..65535 */

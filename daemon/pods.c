@@ -28,6 +28,7 @@ struct tartan_pods {
 	struct tartan_ip4_net subnet;
 	uint32_t gateway;
 	unsigned mtu;
+	bool hairpin; /* kubenet hairpin-veth: on every host end */
 	struct tartan_pods_stats stats;
 };
 
@@ -117,6 +118,11 @@ int tartan_pods_set_cni_data_dir(struct tartan_pods *p, const char *dir)
 	free(p->cni_data_dir);
 	p->cni_data_dir = c;
 	return p->ipam ? tartan_ipam_set_foreign_root(p->ipam, c) : 0;
+}
+
+void tartan_pods_set_hairpin(struct tartan_pods *p, bool hairpin)
+{
+	p->hairpin = hairpin;
 }
 
 int tartan_pods_set_node(struct tartan_pods *p, const struct tartan_ip4_net *subnet, unsigned mtu)
@@ -422,6 +428,8 @@ static json_t *pod_add(struct tartan_pods *p, const struct cni_request *r)
 	err = tartan_nl_link_index(p->nl, host, &host_index);
 	if (err >= 0)
 		err = tartan_nl_link_attach(p->nl, host_index, bridge_index);
+	if (err >= 0 && p->hairpin)
+		err = tartan_nl_port_set_hairpin(p->nl, host_index, true);
 	if (err >= 0)
 		err = tartan_nl_link_mac(p->nl, host_index, host_mac);
 	if (err < 0) {

@@ -72,6 +72,10 @@ _tartan_wur_ int tartan_pods_set_cni_data_dir(struct tartan_pods *p, const char 
 _tartan_wur_ int tartan_pods_set_node(struct tartan_pods *p, const struct tartan_ip4_net *subnet,
 				      unsigned mtu);
 
+/* Hairpin mode on the host end of every pod added from now on (kubenet's
+ * --hairpin-mode=hairpin-veth, as the bridge plugin's hairpinMode); off by default. */
+void tartan_pods_set_hairpin(struct tartan_pods *p, bool hairpin);
+
 /* Answers one "cni" request (the object under "cni"): *ret_answer is
  * {"result":...} or {"error":...}; -ENOMEM only. */
 _tartan_wur_ int tartan_pods_handle(struct tartan_pods *p, json_t *request, json_t **ret_answer);

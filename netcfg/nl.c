@@ -253,9 +253,10 @@ static bool link_mac_equal(struct rtnl_link *link, const uint8_t *mac)
 	       memcmp(nl_addr_get_binary_addr(a), mac, TARTAN_NL_MAC_LEN) == 0;
 }
 
-/* Bring an existing link to mtu (0: any), mac (NULL: any) and up, sending only what differs. */
+/* Bring an existing link to mtu (0: any), mac (NULL: any), up and the other flags given
+ * (IFF_PROMISC), sending only what differs. */
 static int link_settle(struct tartan_nl *nl, struct rtnl_link *link, unsigned mtu,
-		       const uint8_t *mac)
+		       const uint8_t *mac, unsigned flags)
 {
 	struct rtnl_link *changes;
 	struct nl_addr *a = NULL;
@@ -278,8 +279,9 @@ static int link_settle(struct tartan_nl *nl, struct rtnl_link *link, unsigned mt
 		rtnl_link_set_addr(changes, a);
 		any = true;
 	}
-	if (!(rtnl_link_get_flags(link) & IFF_UP)) {
-		rtnl_link_set_flags(changes, IFF_UP);
+	flags |= IFF_UP;
+	if ((rtnl_link_get_flags(link) & flags) != flags) {
+		rtnl_link_set_flags(changes, flags);
 		any = true;
 	}
 	if (any)
@@ -329,7 +331,7 @@ static bool link_is(struct rtnl_link *link, const char *kind)
 }
 
 int tartan_nl_bridge_ensure(struct tartan_nl *nl, const char *name, unsigned mtu,
-			    const uint8_t *mac, int *ret_index)
+			    const uint8_t *mac, bool promisc, int *ret_index)
 {
 	struct rtnl_link *link = NULL;
 	int err;
@@ -361,7 +363,7 @@ int tartan_nl_bridge_ensure(struct tartan_nl *nl, const char *name, unsigned mtu
 		err = nl_fail_errno(nl, EEXIST, name, "exists and is not a bridge");
 		goto out;
 	}
-	err = link_settle(nl, link, mtu, mac);
+	err = link_settle(nl, link, mtu, mac, promisc ? IFF_PROMISC : 0);
 	if (err < 0)
 		goto out;
 	*ret_index = rtnl_link_get_ifindex(link);
@@ -476,7 +478,7 @@ int tartan_nl_vxlan_ensure(struct tartan_nl *nl, const char *name, uint32_t vni,
 			goto out;
 		}
 	}
-	err = link_settle(nl, link, mtu, mac);
+	err = link_settle(nl, link, mtu, mac, 0);
 	if (err < 0)
 		goto out;
 	*ret_index = rtnl_link_get_ifindex(link);
@@ -513,6 +515,63 @@ int tartan_nl_link_master(struct tartan_nl *nl, int index, int *ret_master)
 		return err;
 	*ret_master = rtnl_link_get_master(link);
 	rtnl_link_put(link);
+	return 0;
+}
+
+struct link_list {
+	struct tartan_nl_link *links;
+	size_t n, cap;
+	int err;
+};
+
+static void link_list_add(struct nl_object *obj, void *arg)
+{
+	struct rtnl_link *link = (struct rtnl_link *)obj;
+	struct link_list *l = arg;
+	struct tartan_nl_link *e;
+	const char *name = rtnl_link_get_name(link);
+
+	if (l->err < 0)
+		return;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct tartan_nl_link *p = reallocarray(l->links, cap, sizeof(*p));
+
+		if (!p) {
+			l->err = -ENOMEM;
+			return;
+		}
+		l->links = p;
+		l->cap = cap;
+	}
+	e = &l->links[l->n++];
+	*e = (struct tartan_nl_link){
+		.index = rtnl_link_get_ifindex(link),
+		.flags = rtnl_link_get_flags(link),
+		.mtu = rtnl_link_get_mtu(link),
+		.master = rtnl_link_get_master(link),
+	};
+	snprintf(e->name, sizeof(e->name), "%s", name ? name : "");
+}
+
+int tartan_nl_link_list(struct tartan_nl *nl, struct tartan_nl_link **ret, size_t *ret_n)
+{
+	struct link_list l = { 0 };
+	struct nl_cache *cache = NULL;
+	int err;
+
+	nl_begin(nl);
+	err = rtnl_link_alloc_cache(nl->sk, AF_UNSPEC, &cache);
+	if (err < 0)
+		return nl_fail(nl, err, "list links");
+	nl_cache_foreach(cache, link_list_add, &l);
+	nl_cache_free(cache);
+	if (l.err < 0) {
+		free(l.links);
+		return nl_fail_errno(nl, -l.err, "list links", NULL);
+	}
+	*ret = l.links;
+	*ret_n = l.n;
 	return 0;
 }
 
@@ -592,6 +651,32 @@ int tartan_nl_link_attach(struct tartan_nl *nl, int index, int master_index)
 int tartan_nl_link_set_up(struct tartan_nl *nl, int index)
 {
 	return link_set(nl, index, 0, "set up");
+}
+
+int tartan_nl_port_set_hairpin(struct tartan_nl *nl, int index, bool on)
+{
+	/* `bridge link set dev X hairpin on`: the port's attributes, nested, under the bridge
+	 * family (the flag NLA_F_NESTED tells the kernel it is not the old one-byte state) */
+	struct ifinfomsg ifi = { .ifi_family = AF_BRIDGE, .ifi_index = index };
+	struct nlattr *protinfo;
+	struct nl_msg *msg;
+	int err;
+
+	msg = nlmsg_alloc_simple(RTM_SETLINK, 0);
+	if (!msg)
+		return nl_fail_errno(nl, ENOMEM, "set hairpin", NULL);
+	if (nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+	    !(protinfo = nla_nest_start(msg, IFLA_PROTINFO | NLA_F_NESTED)) ||
+	    nla_put_u8(msg, IFLA_BRPORT_MODE, on ? 1 : 0) < 0) {
+		nlmsg_free(msg);
+		return nl_fail_errno(nl, ENOMEM, "set hairpin", NULL);
+	}
+	nla_nest_end(msg, protinfo);
+	nl_begin(nl);
+	err = nl_send_sync(nl->sk, msg); /* frees msg */
+	if (err < 0)
+		return nl_fail(nl, err, "set hairpin");
+	return 0;
 }
 
 /* ---- addresses ---- */

@@ -17,6 +17,7 @@
  */
 #pragma once
 
+#include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,10 +60,11 @@ _tartan_wur_ int tartan_nl_link_index(struct tartan_nl *nl, const char *name, in
  * (NULL: left alone; a bridge without a MAC of its own takes its lowest port's,
  * which changes as ports come and go, and the pods' ARP entries for the
  * gateway go stale with it) and up. Idempotent. -EEXIST if a link of that name
- * exists and is not a bridge.
+ * exists and is not a bridge. promisc: promiscuous mode on as well (kubelet's
+ * promiscuous-bridge hairpin mode); false leaves it as it is.
  */
 _tartan_wur_ int tartan_nl_bridge_ensure(struct tartan_nl *nl, const char *name, unsigned mtu,
-					 const uint8_t *mac, int *ret_index);
+					 const uint8_t *mac, bool promisc, int *ret_index);
 
 /*
  * VXLAN device as flannel makes it (flannel-compat.md 4.2):
@@ -83,6 +85,19 @@ _tartan_wur_ int tartan_nl_link_mac(struct tartan_nl *nl, int index,
 /* The index of the link's master (a bridge it is a port of), 0 for none. */
 _tartan_wur_ int tartan_nl_link_master(struct tartan_nl *nl, int index, int *ret_master);
 
+struct tartan_nl_link {
+	int index;
+	char name[IF_NAMESIZE];
+	unsigned flags; /* IFF_UP, IFF_LOOPBACK, IFF_POINTOPOINT, ... */
+	unsigned mtu;
+	int master; /* the bridge it is a port of; 0: none */
+};
+
+/* Every link of this namespace, in the kernel's order; *ret malloc'd (NULL when *ret_n
+ * is 0), freed by the caller. */
+_tartan_wur_ int tartan_nl_link_list(struct tartan_nl *nl, struct tartan_nl_link **ret,
+				     size_t *ret_n);
+
 /* Delete by name; 0 if it does not exist. */
 _tartan_wur_ int tartan_nl_link_delete(struct tartan_nl *nl, const char *name);
 
@@ -98,6 +113,10 @@ _tartan_wur_ int tartan_nl_veth_create(struct tartan_nl *nl, const char *host_na
 /* Makes index a port of master_index and sets it up, in one request. */
 _tartan_wur_ int tartan_nl_link_attach(struct tartan_nl *nl, int index, int master_index);
 _tartan_wur_ int tartan_nl_link_set_up(struct tartan_nl *nl, int index);
+
+/* Hairpin mode of a bridge port (frames may leave by the port they came in on: a pod
+ * reaching itself through a service address), as the bridge plugin's hairpinMode. */
+_tartan_wur_ int tartan_nl_port_set_hairpin(struct tartan_nl *nl, int index, bool on);
 
 /* ---- IPv4 addresses ---- */
 

@@ -744,6 +744,53 @@ static void test_pod_cidr(void **state)
 		"--pod-cidr: '10.255.255.255/9' has host bits set; the network is 10.128.0.0/9");
 }
 
+static void test_kubenet_flags(void **state)
+{
+	struct tartan_options *o = parse_ok(NO_ARGS, NO_ENV);
+
+	/* defaults: flannel mode keeps cni0; kubelet's hairpin default; kubenet's CIDR */
+	assert_string_equal(o->bridge, "cni0");
+	assert_int_equal(o->hairpin_mode, TARTAN_HAIRPIN_PROMISCUOUS_BRIDGE);
+	assert_addr(o->non_masq_addr, "10.0.0.0");
+	assert_int_equal(o->non_masq_prefixlen, 8);
+	tartan_options_free(o);
+
+	/* kubenet mode: cbr0 unless a bridge is named, on the command line or in the env */
+	o = parse_ok(ARGV("--pod-cidr=10.244.3.0/24"), NO_ENV);
+	assert_string_equal(o->bridge, "cbr0");
+	tartan_options_free(o);
+	o = parse_ok(NO_ARGS, ENV("TARTAN_POD_CIDR=10.244.3.0/24", "TARTAN_BRIDGE=kbr"));
+	assert_string_equal(o->bridge, "kbr");
+	tartan_options_free(o);
+	o = parse_ok(ARGV("--pod-cidr=10.244.3.0/24", "--bridge=cni0"), NO_ENV);
+	assert_string_equal(o->bridge, "cni0");
+	tartan_options_free(o);
+
+	o = parse_ok(ARGV("--hairpin-mode=hairpin-veth", "--non-masquerade-cidr=0.0.0.0/0"),
+		     NO_ENV);
+	assert_int_equal(o->hairpin_mode, TARTAN_HAIRPIN_VETH);
+	assert_int_equal(o->non_masq_prefixlen, 0);
+	tartan_options_free(o);
+	o = parse_ok(NO_ARGS, ENV("TARTAN_HAIRPIN_MODE=none",
+				  "TARTAN_NON_MASQUERADE_CIDR=192.0.2.4/32"));
+	assert_int_equal(o->hairpin_mode, TARTAN_HAIRPIN_NONE);
+	assert_addr(o->non_masq_addr, "192.0.2.4");
+	assert_int_equal(o->non_masq_prefixlen, 32);
+	tartan_options_free(o);
+
+	expect_error(ARGV("--hairpin-mode=promiscuous"), NO_ENV,
+		     "--hairpin-mode: 'promiscuous' is not one of promiscuous-bridge, "
+		     "hairpin-veth, none");
+	expect_error(ARGV("--non-masquerade-cidr=10.0.0.1/8"), NO_ENV,
+		     "--non-masquerade-cidr: '10.0.0.1/8' has host bits set; the network is "
+		     "10.0.0.0/8");
+	expect_error(NO_ARGS, ENV("TARTAN_NON_MASQUERADE_CIDR=10.0.0.0"),
+		     "TARTAN_NON_MASQUERADE_CIDR: '10.0.0.0' is not an IPv4 CIDR (A.B.C.D/N)");
+	expect_error(ARGV("--pod-cidr=10.244.3.0/24", "--rkt-conf-type=flannel"), NO_ENV,
+		     "--rkt-conf-type: the flannel-type conf reads subnet.env, which kubenet mode "
+		     "(--pod-cidr) does not write; use --rkt-conf-type=bridge");
+}
+
 static void test_log_level(void **state)
 {
 	static const struct {
@@ -1116,6 +1163,7 @@ int main(void)
 		cmocka_unit_test(test_path_errors),
 		cmocka_unit_test(test_bridge),
 		cmocka_unit_test(test_pod_cidr),
+		cmocka_unit_test(test_kubenet_flags),
 		cmocka_unit_test(test_log_level),
 		cmocka_unit_test(test_message_escapes_and_cuts),
 		cmocka_unit_test(test_env_flanneld),

@@ -19,7 +19,7 @@ export TARTAN_ROOT TARTAN_BUILD TARTAN_BUILD_SAN
 TARTAN_PACKAGES=(
 	build-essential gcc clang libclang-rt-14-dev llvm meson ninja-build pkg-config
 	libev-dev libnl-3-dev libnl-route-3-dev libjansson-dev libcurl4-openssl-dev libcmocka-dev
-	libmicrohttpd-dev
+	libmicrohttpd-dev libnftables-dev nftables
 	etcd-server etcd-client iproute2 containernetworking-plugins util-linux
 	curl python3 procps openssl git ca-certificates valgrind iputils-ping
 	systemd man-db groff-base

@@ -150,8 +150,8 @@ static void test_bridge_ensure_idempotent_with_mtu(void **state)
 	int a = 0, b = 0, dummy;
 	json_t *j;
 
-	assert_int_equal(tartan_nl_bridge_ensure(nl, "tbr0", 1400, NULL, &a), 0);
-	assert_int_equal(tartan_nl_bridge_ensure(nl, "tbr0", 1400, NULL, &b), 0);
+	assert_int_equal(tartan_nl_bridge_ensure(nl, "tbr0", 1400, NULL, false, &a), 0);
+	assert_int_equal(tartan_nl_bridge_ensure(nl, "tbr0", 1400, NULL, false, &b), 0);
 	assert_int_equal(a, b);
 	j = link_json("tbr0");
 	assert_non_null(j);
@@ -163,7 +163,7 @@ static void test_bridge_ensure_idempotent_with_mtu(void **state)
 
 	/* a changed MTU is applied to the existing bridge, a link set down is set up again */
 	free(run("ip link set tbr0 down"));
-	assert_int_equal(tartan_nl_bridge_ensure(nl, "tbr0", 1300, NULL, &b), 0);
+	assert_int_equal(tartan_nl_bridge_ensure(nl, "tbr0", 1300, NULL, false, &b), 0);
 	assert_int_equal(a, b);
 	j = link_json("tbr0");
 	assert_non_null(j);
@@ -172,10 +172,49 @@ static void test_bridge_ensure_idempotent_with_mtu(void **state)
 	json_decref(j);
 
 	/* a link of that name that is not a bridge is not taken over */
-	assert_int_equal(tartan_nl_bridge_ensure(nl, "eth0", 1300, NULL, &dummy), -EEXIST);
+	assert_int_equal(tartan_nl_bridge_ensure(nl, "eth0", 1300, NULL, false, &dummy), -EEXIST);
 
 	assert_int_equal(tartan_nl_link_delete(nl, "tbr0"), 0);
 	assert_int_equal(tartan_nl_link_index(nl, "tbr0", &dummy), -ENODEV);
+}
+
+/* kubenet's hairpin modes: a promiscuous bridge, or hairpin on the pods' ports */
+static void test_bridge_promisc_and_hairpin(void **state)
+{
+	struct tartan_nl *nl = *state;
+	int br = 0, b = 0, port = 0;
+	char *out;
+	json_t *j;
+
+	assert_int_equal(tartan_nl_bridge_ensure(nl, "tbr3", 0, NULL, true, &br), 0);
+	j = link_json("tbr3");
+	assert_non_null(j);
+	assert_true(json_flag(j, "PROMISC"));
+	json_decref(j);
+	/* set off by hand: back on with the next ensure */
+	free(run("ip link set tbr3 promisc off"));
+	assert_int_equal(tartan_nl_bridge_ensure(nl, "tbr3", 0, NULL, true, &b), 0);
+	assert_int_equal(br, b);
+	j = link_json("tbr3");
+	assert_true(json_flag(j, "PROMISC"));
+	json_decref(j);
+
+	free(run("ip link add tvh0 type veth peer name tvh1"));
+	assert_int_equal(tartan_nl_link_index(nl, "tvh0", &port), 0);
+	assert_int_equal(tartan_nl_link_attach(nl, port, br), 0);
+	assert_int_equal(tartan_nl_port_set_hairpin(nl, port, true), 0);
+	out = run("bridge -d link show dev tvh0");
+	expect_contains("bridge link", out, "hairpin on", true);
+	free(out);
+	assert_int_equal(tartan_nl_port_set_hairpin(nl, port, false), 0);
+	out = run("bridge -d link show dev tvh0");
+	expect_contains("bridge link", out, "hairpin off", true);
+	free(out);
+	/* not a bridge port: the kernel's refusal, not a crash */
+	assert_int_equal(tartan_nl_link_delete(nl, "tvh0"), 0);
+	assert_true(tartan_nl_port_set_hairpin(nl, br, true) < 0 ||
+		    tartan_nl_port_set_hairpin(nl, 999999, true) < 0);
+	assert_int_equal(tartan_nl_link_delete(nl, "tbr3"), 0);
 }
 
 static bool list_has(const struct tartan_ip4_net *l, size_t n, uint32_t addr, unsigned len)
@@ -194,7 +233,7 @@ static void test_addresses(void **state)
 	int br;
 	char *out;
 
-	assert_int_equal(tartan_nl_bridge_ensure(nl, "tbr1", 0, NULL, &br), 0);
+	assert_int_equal(tartan_nl_bridge_ensure(nl, "tbr1", 0, NULL, false, &br), 0);
 	assert_int_equal(tartan_nl_addr_list(nl, br, &l, &n), 0);
 	assert_int_equal(n, 0);
 	assert_null(l);
@@ -1011,7 +1050,7 @@ static void test_veth_peer_in_other_netns(void **state)
 	expect_contains("peer in the other namespace", out, "\"mtu\":1400", true);
 	free(out);
 
-	assert_int_equal(tartan_nl_bridge_ensure(nl, "tbr2", 0, NULL, &br), 0);
+	assert_int_equal(tartan_nl_bridge_ensure(nl, "tbr2", 0, NULL, false, &br), 0);
 	assert_int_equal(tartan_nl_link_attach(nl, host, br), 0);
 	j = link_json("vh0");
 	assert_non_null(j);
@@ -1032,6 +1071,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_link_index_absent_is_enodev),
 		cmocka_unit_test(test_bridge_ensure_idempotent_with_mtu),
+		cmocka_unit_test(test_bridge_promisc_and_hairpin),
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_vxlan_like_flannel),
 		cmocka_unit_test(test_routes),
