@@ -19,6 +19,7 @@
  * (try again later), which runtimes retry.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -119,23 +120,68 @@ __attribute__((format(printf, 4, 5))) static int fail(const char *cni_version, u
 	return status;
 }
 
+/* Runtimes write the config and close stdin at once; one that never closes it must not
+ * keep a plugin (and the pod's start) waiting forever. TARTAN_CNI_STDIN_TIMEOUT_S sets it
+ * (1..3600, for tests). */
+#define STDIN_TIMEOUT_S 10
+
+/* -EINVAL for a value that is not a whole number of seconds in 1..3600 */
+static int stdin_timeout(int *ret_ms)
+{
+	const char *v = getenv("TARTAN_CNI_STDIN_TIMEOUT_S");
+	int s = 0;
+
+	*ret_ms = STDIN_TIMEOUT_S * 1000;
+	if (!v || !*v)
+		return 0;
+	for (const char *c = v; *c; c++) {
+		if (*c < '0' || *c > '9' || (c == v && *c == '0') || c - v >= 4)
+			return -EINVAL;
+		s = s * 10 + (*c - '0');
+	}
+	if (s < 1 || s > 3600)
+		return -EINVAL;
+	*ret_ms = s * 1000;
+	return 0;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 /*
  * stdin, up to TARTAN_CNI_STDIN_MAX + 1 bytes (one more than the parser
  * takes, so that it tells a config that is too long). The runtime closes
  * stdin after the config; what is left unread of a longer one is not waited
- * for.
+ * for. -ETIMEDOUT when stdin is not closed within timeout_ms.
  */
-static int read_stdin(char **ret_data, size_t *ret_len)
+static int read_stdin(int timeout_ms, char **ret_data, size_t *ret_len)
 {
 	size_t cap = TARTAN_CNI_STDIN_MAX + 1, len = 0;
+	double deadline = now_ms() + timeout_ms;
 	char *buf = malloc(cap);
 	int r;
 
 	if (!buf)
 		return -ENOMEM;
 	while (len < cap) {
-		ssize_t n = read(STDIN_FILENO, buf + len, cap - len);
+		struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+		double left = deadline - now_ms();
+		ssize_t n;
 
+		/* a file or /dev/null is always readable: poll only waits for pipes */
+		r = left > 0 ? poll(&pfd, 1, (int)left + 1) : 0;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0) {
+			free(buf);
+			return -ETIMEDOUT;
+		}
+		n = read(STDIN_FILENO, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -292,7 +338,7 @@ int main(void)
 	const char *command = getenv("CNI_COMMAND");
 	char *data = NULL, *text = NULL;
 	size_t len = 0;
-	int r, status;
+	int r, status, timeout_ms;
 
 	/* a runtime that stops reading must not kill us: writes fail instead */
 	signal(SIGPIPE, SIG_IGN);
@@ -306,9 +352,17 @@ int main(void)
 		return 0;
 	}
 
+	if (stdin_timeout(&timeout_ms) < 0)
+		return fail(NULL, TARTAN_CNI_ERR_INVALID_ENV, getenv("TARTAN_CNI_STDIN_TIMEOUT_S"),
+			    "TARTAN_CNI_STDIN_TIMEOUT_S: not a whole number of seconds in 1..3600");
 	/* VERSION on a terminal: someone typing, nothing to read */
 	if (strcmp(command, "VERSION") != 0 || !isatty(STDIN_FILENO)) {
-		r = read_stdin(&data, &len);
+		r = read_stdin(timeout_ms, &data, &len);
+		if (r == -ETIMEDOUT)
+			return fail(NULL, TARTAN_CNI_ERR_IO, NULL,
+				    "stdin was not closed within %d s: the runtime must write the "
+				    "network config and close stdin",
+				    timeout_ms / 1000);
 		if (r < 0 && strcmp(command, "VERSION") != 0)
 			return fail(NULL, TARTAN_CNI_ERR_IO, strerror(-r),
 				    "error reading from stdin");

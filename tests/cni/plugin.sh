@@ -12,7 +12,8 @@
 # container id, interface names too long or holding '/' or '.', a relative netns, bad JSON, a
 # non-object, a missing or bad network name, an unsupported or missing cniVersion, CHECK below
 # 0.4.0, GC and STATUS below 1.1.0, a prevResult that is no object, a relative socket path, a
-# bad TARTAN_CNI_WAIT_S, stdin over 1 MiB) prints exactly the spec's error object with its code
+# bad TARTAN_CNI_WAIT_S, stdin over 1 MiB, stdin never closed (cut off after
+# TARTAN_CNI_STDIN_TIMEOUT_S), a bad TARTAN_CNI_STDIN_TIMEOUT_S) prints exactly the spec's error object with its code
 # on stdout and exits 1 -- and none of them ever reaches the socket; with no socket file at the
 # configured path (TARTAN_CNI_WAIT_S=1, and once "daemonWaitSeconds":1 in the conf instead) and
 # with a socket nobody listens on, it waits about 1 s (at least 1 s, well under 10 s) and then
@@ -299,6 +300,23 @@ expect "relative socket path: code 7" 1 \
 cni "$T/big.json" "${ADD_ENV[@]}"
 expect "stdin over 1 MiB: code 7" 1 \
 	'{"cniVersion":"1.1.0","code":7,"msg":"network config is longer than 1048576 bytes","details":""}'
+# a runtime that writes the config and never closes stdin: cut off, not waited for forever
+# (the FIFO is held open for writing here, so the plugin never sees its end)
+mkfifo "$T/stdin.fifo"
+exec 7<>"$T/stdin.fifo"
+printf '%s' "$GOOD" >&7
+start=$(now_us)
+cni "$T/stdin.fifo" "${ADD_ENV[@]}" TARTAN_CNI_STDIN_TIMEOUT_S=1
+elapsed=$(($(now_us) - start))
+exec 7>&-
+expect "stdin never closed: code 5" 1 \
+	'{"cniVersion":"1.1.0","code":5,"msg":"stdin was not closed within 1 s: the runtime must write the network config and close stdin","details":""}'
+((elapsed >= 1000000 && elapsed < 5000000)) &&
+	tap_ok "the stdin time limit held ($((elapsed / 1000)) ms)" ||
+	tap_fail "the stdin time limit held" "took $((elapsed / 1000)) ms"
+cni "$T/good.json" "${ADD_ENV[@]}" TARTAN_CNI_STDIN_TIMEOUT_S=0
+expect "TARTAN_CNI_STDIN_TIMEOUT_S=0: code 4" 1 \
+	'{"cniVersion":"1.1.0","code":4,"msg":"TARTAN_CNI_STDIN_TIMEOUT_S: not a whole number of seconds in 1..3600","details":"0"}'
 if [[ ! -s $T/d/requests ]]; then
 	tap_ok "no input error reached the socket"
 else
