@@ -56,7 +56,15 @@ static void check_options(const struct tartan_options *o)
 
 		FUZZ_CHECK(o->pod_cidr_prefixlen >= 1 && o->pod_cidr_prefixlen <= 30);
 		FUZZ_CHECK((a & ~(0xffffffffu << (32 - o->pod_cidr_prefixlen))) == 0);
+		FUZZ_CHECK(!o->rkt_conf_flannel);
 	}
+	FUZZ_CHECK(o->hairpin_mode == TARTAN_HAIRPIN_PROMISCUOUS_BRIDGE ||
+		   o->hairpin_mode == TARTAN_HAIRPIN_VETH || o->hairpin_mode == TARTAN_HAIRPIN_NONE);
+	FUZZ_CHECK(o->non_masq_prefixlen <= 32);
+	FUZZ_CHECK(o->non_masq_prefixlen == 0 ?
+			   o->non_masq_addr.s_addr == 0 :
+			   (ntohl(o->non_masq_addr.s_addr) &
+			    ~(0xffffffffu << (32 - o->non_masq_prefixlen))) == 0);
 	FUZZ_CHECK(o->resync_interval >= 1 && o->resync_interval <= 86400);
 	FUZZ_CHECK(o->log_level == TARTAN_LOG_ERROR || o->log_level == TARTAN_LOG_WARNING ||
 		   o->log_level == TARTAN_LOG_INFO || o->log_level == TARTAN_LOG_DEBUG);
