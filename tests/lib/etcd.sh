@@ -606,6 +606,19 @@ etcd_kill()
 		>>"${_ETCD_DIR[$name]}/etcd.log"
 }
 
+# _etcd_members_kill NAME...: SIGKILL those of the instances that run (a start that failed
+# half way), all at once, and mark them stopped.
+_etcd_members_kill()
+{
+	local name pids=()
+	for name in "$@"; do
+		[[ -n ${_ETCD_PID[$name]:-} ]] && pids+=("${_ETCD_PID[$name]}")
+		_ETCD_PID[$name]=""
+		_ETCD_STATE[$name]=stopped
+	done
+	((${#pids[@]} == 0)) || _kill_pids KILL "${pids[@]}"
+}
+
 # etcd_restart [-9] [NAME]: stop NAME if it runs (SIGTERM, or SIGKILL with -9), start it
 # again on the same data dir and ports, and wait for health. Updates ETCD_PID_NAME and makes
 # NAME the instance the unsuffixed ETCD_* variables describe. A member of a cluster rejoins it;
@@ -637,11 +650,7 @@ etcd_restart()
 			_etcd_export "$name"
 			return 0
 		fi
-		if [[ -n ${_ETCD_PID[$name]} ]]; then
-			_kill_pids KILL "${_ETCD_PID[$name]}"
-			_ETCD_PID[$name]=""
-			_ETCD_STATE[$name]=stopped
-		fi
+		_etcd_members_kill "$name"
 		((rc == 2)) || return 1
 		sleep 0.5
 	done
@@ -658,7 +667,7 @@ etcd_cluster_restart()
 {
 	local -
 	set +e
-	local cluster=$1 name members=() attempt rc pids
+	local cluster=$1 name members=() attempt rc
 	for name in "${_ETCD_NAMES[@]}"; do
 		[[ $name =~ ^${cluster}[0-9]+$ && -n ${_ETCD_CLUSTER[$name]:-} ]] || continue
 		[[ -z ${_ETCD_PID[$name]:-} ]] && members+=("$name")
@@ -679,13 +688,7 @@ etcd_cluster_restart()
 			done
 			return 0
 		fi
-		pids=()
-		for name in "${members[@]}"; do
-			[[ -n ${_ETCD_PID[$name]} ]] && pids+=("${_ETCD_PID[$name]}")
-			_ETCD_PID[$name]=""
-			_ETCD_STATE[$name]=stopped
-		done
-		_kill_pids KILL "${pids[@]}"
+		_etcd_members_kill "${members[@]}"
 		((rc == 2)) || return 1
 		sleep 0.5
 	done
