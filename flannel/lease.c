@@ -241,6 +241,36 @@ int tartan_flannel_lease_key_parse(const char *key, size_t len, struct tartan_ip
 	return 0;
 }
 
+bool tartan_flannel_lease_key_is_canonical(const char *dir, const char *key, size_t len)
+{
+	char a[TARTAN_IP4_ADDR_STRLEN], name[32];
+	struct tartan_ip4_net subnet;
+	size_t dlen = strlen(dir), nlen, i, j;
+	const char *rest;
+
+	if (tartan_flannel_lease_key_parse(key, len, &subnet, NULL) < 0)
+		return false;
+	nlen = (size_t)snprintf(name, sizeof(name), "%s-%u", tartan_ip4_addr_format(subnet.addr, a),
+				(unsigned)subnet.len);
+	if (len < dlen + nlen || memcmp(key, dir, dlen) != 0 || memcmp(key + dlen, name, nlen) != 0)
+		return false;
+	if (len == dlen + nlen)
+		return true;
+	/* "&<v6>-<len6>" to the end, which the parse above checked as an address and length;
+	 * "10.5.1.0-24&10.5.1.0-24&fc00::-64" names its subnet with its second quad */
+	rest = key + dlen + nlen;
+	len -= dlen + nlen;
+	if (rest[0] != '&')
+		return false;
+	for (i = 1; i < len && is_v6_char(rest[i]); i++)
+		;
+	if (i == 1 || i == len || rest[i] != '-')
+		return false;
+	for (j = i + 1; j < len && is_digit(rest[j]); j++)
+		;
+	return j == len && j > i + 1;
+}
+
 /* ------------------------------------------------------------------ MACs */
 
 int tartan_flannel_mac_parse(const char *s, size_t len, uint8_t ret_mac[6])
@@ -421,6 +451,11 @@ int tartan_flannel_lease_value_parse(const char *buf, size_t len,
 	void *it;
 	int r;
 
+	if (len > TARTAN_FLANNEL_LEASE_VALUE_MAX)
+		return tartan_flannel_fail(ret_error,
+					   "lease value of %zu bytes, longer than the %d a lease "
+					   "can be",
+					   len, TARTAN_FLANNEL_LEASE_VALUE_MAX);
 	root = json_loadb(buf, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	if (!root) {
 		if (json_error_code(&jerr) == json_error_out_of_memory)
@@ -538,6 +573,22 @@ int tartan_flannel_lease_value_format(const struct tartan_flannel_lease_attrs *a
 }
 
 /* ---------------------------------------------------------------- checks */
+
+int tartan_flannel_lease_check_not_ours(const struct tartan_flannel_lease_attrs *ours,
+					const struct tartan_flannel_lease_attrs *attrs,
+					char **ret_reason)
+{
+	char buf[TARTAN_FLANNEL_MAC_STRLEN];
+
+	if (ours->public_ip && attrs->public_ip == ours->public_ip)
+		return tartan_flannel_fail(ret_reason, "it names our own public IP");
+	if (ours->has_vtep_mac && attrs->has_vtep_mac &&
+	    strcmp(attrs->backend_type, ours->backend_type) == 0 &&
+	    memcmp(attrs->vtep_mac, ours->vtep_mac, sizeof(ours->vtep_mac)) == 0)
+		return tartan_flannel_fail(ret_reason, "it names our own VtepMAC %s",
+					   tartan_flannel_mac_format(ours->vtep_mac, buf));
+	return 0;
+}
 
 int tartan_flannel_lease_check(const struct tartan_flannel_config *config,
 			       const struct tartan_ip4_net *subnet,

@@ -73,6 +73,29 @@ _tartan_wur_ int tartan_flannel_lease_key_parse(const char *key, size_t len,
 						bool *ret_has_ipv6);
 
 /*
+ * Whether key (len bytes) is the key flanneld writes for the subnet it names:
+ * dir (as tartan_flannel_lease_dir() makes it) and the subnet as
+ * tartan_flannel_lease_key_format() writes it, e.g.
+ * "/coreos.com/network/subnets/10.5.1.0-24", optionally followed by
+ * flannel's dual-stack part "&<v6>-<len6>" and nothing else. The other keys
+ * tartan_flannel_lease_key_parse() accepts ("10.5.1.0-024", "x10.5.1.0-24",
+ * "dir/10.5.1.0-24") name a subnet too, but no flanneld writes them: taken as
+ * a peer, such a key would stand in for the real lease of that subnet, so
+ * that anybody who can write one junk key under the prefix could move or
+ * remove a node's routes.
+ */
+bool tartan_flannel_lease_key_is_canonical(const char *dir, const char *key, size_t len);
+
+/*
+ * The longest lease value parsed. flanneld's are under 300 bytes (the longest
+ * BackendData, wireguard's or vxlan's, is about 100); a longer value is no
+ * lease of a flanneld, and refusing it before the JSON parser keeps a junk
+ * value of etcd's maximum size (1.5 MiB by default) from costing a parse at
+ * every event and every list.
+ */
+#define TARTAN_FLANNEL_LEASE_VALUE_MAX 65536
+
+/*
  * Parse a lease value. Accepted: flanneld's current form, older ones (no
  * PublicIPv6; vxlan BackendData without VNI), keys in any case (decoded as
  * config.h says, with the same caveats). Refused,
@@ -80,8 +103,9 @@ _tartan_wur_ int tartan_flannel_lease_key_parse(const char *key, size_t len,
  * object, a PublicIP that is not a dotted quad, a PublicIPv6 that is not an
  * address or null, a BackendType that is not a string or longer than
  * TARTAN_FLANNEL_BACKEND_TYPE_MAX, a BackendData or BackendV6Data that is not
- * an object (or null), and for "vxlan" a VNI that is not a uint32 or a
- * VtepMAC that is not a 48-bit MAC. Also -ENOMEM.
+ * an object (or null), for "vxlan" a VNI that is not a uint32 or a
+ * VtepMAC that is not a 48-bit MAC, and a value longer than
+ * TARTAN_FLANNEL_LEASE_VALUE_MAX. Also -ENOMEM.
  */
 _tartan_wur_ int tartan_flannel_lease_value_parse(const char *buf, size_t len,
 						  struct tartan_flannel_lease_attrs *ret_attrs,
@@ -112,6 +136,17 @@ _tartan_wur_ int tartan_flannel_lease_check(const struct tartan_flannel_config *
 					    const struct tartan_ip4_net *subnet,
 					    const struct tartan_flannel_lease_attrs *attrs,
 					    char **ret_reason);
+
+/*
+ * Whether a peer's lease (attrs) names this node, whose own lease value is
+ * ours: the same PublicIP (when ours has one), or the same VtepMAC for the
+ * same BackendType, for which the FDB entry would send our own VTEP's frames
+ * to that peer. 0, or -EINVAL with a malloc'd reason in *ret_reason (if not
+ * NULL), e.g. "it names our own VtepMAC c6:d2:32:6f:8f:44". Also -ENOMEM.
+ */
+_tartan_wur_ int tartan_flannel_lease_check_not_ours(const struct tartan_flannel_lease_attrs *ours,
+						     const struct tartan_flannel_lease_attrs *attrs,
+						     char **ret_reason);
 
 /*
  * A 48-bit MAC as Go's net.ParseMAC reads it: "c6:d2:32:6f:8f:44",

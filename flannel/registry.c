@@ -50,6 +50,8 @@ struct tartan_flannel_registry {
 	/* our lease */
 	bool want_lease;
 	char *value; /* our lease value, flannel's JSON */
+	/* what value says; before acquire() only public_ip: what a peer must not claim */
+	struct tartan_flannel_lease_attrs attrs;
 	bool have_lease;
 	struct tartan_ip4_net subnet;
 	char *key;
@@ -78,6 +80,9 @@ struct tartan_flannel_registry {
 	size_t n_peers;
 	struct tartan_etcd_request *peers_req;
 	struct tartan_etcd_watch *peers_watch;
+	/* a lease was refused because another held its VtepMAC: it is not cached, so when a
+	 * holder goes only a new list can find it (peers_watch_cb() lists again then) */
+	bool mac_refused, relist_wanted;
 	ev_timer peers_timer;
 };
 
@@ -147,6 +152,37 @@ static bool subnet_key_parse(const struct tartan_etcd_kv *kv, struct tartan_ip4_
 	return tartan_flannel_lease_key_parse(kv->key.data, kv->key.len, ret, NULL) == 0;
 }
 
+/* The subnet of a key that can be a lease of its own: the key flanneld writes for it.
+ * Another key naming the same subnet would replace the peer, or remove it when its value
+ * is bad or it is deleted. */
+static bool lease_key_parse(const struct tartan_flannel_registry *reg,
+			    const struct tartan_etcd_kv *kv, struct tartan_ip4_net *ret)
+{
+	return tartan_flannel_lease_key_is_canonical(reg->lease_dir, kv->key.data, kv->key.len) &&
+	       subnet_key_parse(kv, ret);
+}
+
+/* lease_key_parse(), with a log line naming the key when it is not one */
+static bool peer_key_parse(struct tartan_flannel_registry *reg, const struct tartan_etcd_kv *kv,
+			   struct tartan_ip4_net *ret)
+{
+	char buf[TARTAN_IP4_NET_STRLEN];
+
+	if (!subnet_key_parse(kv, ret)) {
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, kv->key.data,
+		      "skipping %.200s: not a subnet key", kv->key.data);
+		return false;
+	}
+	if (!lease_key_parse(reg, kv, ret)) {
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, kv->key.data,
+		      "skipping %.200s: it names %s but is not the key flanneld writes for it, "
+		      "so it cannot stand for a lease of its own",
+		      kv->key.data, tartan_ip4_net_format(ret, buf));
+		return false;
+	}
+	return true;
+}
+
 /* --- peers ------------------------------------------------------------------------ */
 
 static int peer_cmp(const void *a, const void *b)
@@ -185,14 +221,12 @@ static bool peer_from_kv(struct tartan_flannel_registry *reg, const struct tarta
 			 struct tartan_flannel_peer *ret)
 {
 	struct tartan_flannel_peer p = { .etcd_lease = kv->lease,
-					 .mod_revision = kv->mod_revision };
+					 .mod_revision = kv->mod_revision,
+					 .create_revision = kv->create_revision };
 	char *reason = NULL;
 
-	if (!subnet_key_parse(kv, &p.subnet)) {
-		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, kv->key.data,
-		      "skipping %.200s: not a subnet key", kv->key.data);
+	if (!peer_key_parse(reg, kv, &p.subnet))
 		return false;
-	}
 	if (reg->have_lease && tartan_ip4_net_overlaps(&p.subnet, &reg->subnet)) {
 		/* our own key is no peer; anything else over our subnet is a bad lease */
 		if (!reg->key || strcmp(kv->key.data, reg->key) != 0)
@@ -202,19 +236,116 @@ static bool peer_from_kv(struct tartan_flannel_registry *reg, const struct tarta
 	}
 	if (tartan_flannel_lease_value_parse(kv->value.data, kv->value.len, &p.attrs, &reason) <
 		    0 ||
-	    tartan_flannel_lease_check(reg->config, &p.subnet, &p.attrs, &reason) < 0) {
+	    tartan_flannel_lease_check(reg->config, &p.subnet, &p.attrs, &reason) < 0 ||
+	    tartan_flannel_lease_check_not_ours(&reg->attrs, &p.attrs, &reason) < 0) {
 		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, kv->key.data, "skipping lease %.200s: %s",
 		      kv->key.data, reason ? reason : "out of memory");
 		free(reason);
 		return false;
 	}
-	if (reg->public_ip && p.attrs.public_ip == reg->public_ip) {
-		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, kv->key.data,
-		      "skipping lease %.200s: it names our own public IP", kv->key.data);
-		return false;
-	}
 	*ret = p;
 	return true;
+}
+
+/*
+ * Whether two peers' leases (of different subnets) have one VtepMAC: the FDB
+ * holds one entry per MAC, so programming the second would send the first's
+ * traffic to the second's PublicIP. Whoever writes a lease could take any
+ * node's traffic that way; two VMs cloned with one MAC file collide too.
+ */
+static bool vtep_mac_clash(const struct tartan_flannel_peer *a, const struct tartan_flannel_peer *b)
+{
+	return a->attrs.has_vtep_mac && b->attrs.has_vtep_mac &&
+	       strcmp(a->attrs.backend_type, b->attrs.backend_type) == 0 &&
+	       memcmp(a->attrs.vtep_mac, b->attrs.vtep_mac, sizeof(a->attrs.vtep_mac)) == 0 &&
+	       !tartan_ip4_net_equal(&a->subnet, &b->subnet);
+}
+
+/* The cached peer whose VtepMAC p's lease would take, or NULL */
+static const struct tartan_flannel_peer *peer_mac_holder(const struct tartan_flannel_registry *reg,
+							 const struct tartan_flannel_peer *p)
+{
+	for (size_t i = 0; i < reg->n_peers; i++)
+		if (vtep_mac_clash(&reg->peers[i], p))
+			return &reg->peers[i];
+	return NULL;
+}
+
+static void log_mac_clash(struct tartan_flannel_registry *reg, const char *key,
+			  const struct tartan_flannel_peer *p,
+			  const struct tartan_flannel_peer *holder)
+{
+	char mac[TARTAN_FLANNEL_MAC_STRLEN], net[TARTAN_IP4_NET_STRLEN];
+
+	logf_(reg, TARTAN_FLANNEL_LOG_WARNING, key,
+	      "skipping lease %.200s: its VtepMAC %s is the one of the lease of %s, which had "
+	      "it first",
+	      key, tartan_flannel_mac_format(p->attrs.vtep_mac, mac),
+	      tartan_ip4_net_format(&holder->subnet, net));
+}
+
+/* by_mac order: VtepMAC (with BackendType), then the oldest key first */
+static int by_mac_cmp(const void *a, const void *b)
+{
+	const struct tartan_flannel_peer *x = *(const struct tartan_flannel_peer *const *)a;
+	const struct tartan_flannel_peer *y = *(const struct tartan_flannel_peer *const *)b;
+	int r = strcmp(x->attrs.backend_type, y->attrs.backend_type);
+
+	if (r == 0)
+		r = memcmp(x->attrs.vtep_mac, y->attrs.vtep_mac, sizeof(x->attrs.vtep_mac));
+	if (r == 0 && x->create_revision != y->create_revision)
+		r = x->create_revision < y->create_revision ? -1 : 1;
+	if (r == 0)
+		r = peer_cmp(x, y);
+	return r;
+}
+
+/*
+ * Drops from a fresh list (n peers, keys in kvs order) every lease whose
+ * VtepMAC an older lease of another subnet has (see vtep_mac_clash()), with
+ * a log line each; the others keep their order. Sorting pointers by MAC keeps
+ * it O(n log n) for lists of thousands. 0 or -ENOMEM (nothing dropped).
+ */
+static int peers_drop_mac_clashes(struct tartan_flannel_registry *reg,
+				  struct tartan_flannel_peer *peers, size_t *n, char **keys)
+{
+	const struct tartan_flannel_peer **by_mac = NULL;
+	size_t m = 0, i, w;
+	bool *drop = NULL;
+	int r = -ENOMEM;
+
+	for (i = 0; i < *n; i++)
+		m += peers[i].attrs.has_vtep_mac;
+	if (m < 2)
+		return 0;
+	by_mac = malloc(m * sizeof(*by_mac));
+	drop = calloc(*n, sizeof(*drop));
+	if (!by_mac || !drop)
+		goto out;
+	for (i = 0, m = 0; i < *n; i++)
+		if (peers[i].attrs.has_vtep_mac)
+			by_mac[m++] = &peers[i];
+	qsort(by_mac, m, sizeof(*by_mac), by_mac_cmp);
+	/* the first of a run of one MAC is its oldest lease; runs of one subnet cannot be
+	 * (a list has one key per subnet that counts) */
+	for (i = 1, w = 0; i < m; i++) {
+		if (!vtep_mac_clash(by_mac[w], by_mac[i])) {
+			w = i;
+			continue;
+		}
+		drop[by_mac[i] - peers] = true;
+		reg->mac_refused = true;
+		log_mac_clash(reg, keys[by_mac[i] - peers], by_mac[i], by_mac[w]);
+	}
+	for (i = 0, w = 0; i < *n; i++)
+		if (!drop[i])
+			peers[w++] = peers[i];
+	*n = w;
+	r = 0;
+out:
+	free(by_mac);
+	free(drop);
+	return r;
 }
 
 static int peer_insert(struct tartan_flannel_registry *reg, const struct tartan_flannel_peer *p)
@@ -245,21 +376,36 @@ static void peer_remove(struct tartan_flannel_registry *reg, struct tartan_flann
 		reg->ops->peer_removed(reg, &gone, reg->userdata);
 }
 
+/* peer_remove() for an etcd event: a VtepMAC it held may free a refused lease */
+static void peer_remove_by_event(struct tartan_flannel_registry *reg, struct tartan_flannel_peer *p)
+{
+	if (p->attrs.has_vtep_mac && reg->mac_refused)
+		reg->relist_wanted = true;
+	peer_remove(reg, p);
+}
+
 static void peer_put(struct tartan_flannel_registry *reg, const struct tartan_etcd_kv *kv)
 {
+	const struct tartan_flannel_peer *holder;
 	struct tartan_flannel_peer p, *old;
 	struct tartan_ip4_net subnet;
 
-	if (!subnet_key_parse(kv, &subnet)) {
-		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, kv->key.data,
-		      "skipping %.200s: not a subnet key", kv->key.data);
+	/* before the cache is looked at: only the subnet's own key may change its peer */
+	if (!peer_key_parse(reg, kv, &subnet))
 		return;
-	}
 	old = peer_find(reg, &subnet);
 	if (!peer_from_kv(reg, kv, &p)) {
 		/* a peer that turned bad is no longer programmed */
 		if (old)
-			peer_remove(reg, old);
+			peer_remove_by_event(reg, old);
+		return;
+	}
+	holder = peer_mac_holder(reg, &p);
+	if (holder) {
+		log_mac_clash(reg, kv->key.data, &p, holder);
+		reg->mac_refused = true;
+		if (old)
+			peer_remove_by_event(reg, old);
 		return;
 	}
 	if (old) {
@@ -316,8 +462,17 @@ static void peers_watch_cb(struct tartan_etcd_watch *w, const struct tartan_etcd
 				peer_put(reg, &ev->kv);
 				continue;
 			}
-			if (subnet_key_parse(&ev->kv, &subnet) && (old = peer_find(reg, &subnet)))
-				peer_remove(reg, old);
+			if (lease_key_parse(reg, &ev->kv, &subnet) &&
+			    (old = peer_find(reg, &subnet)))
+				peer_remove_by_event(reg, old);
+		}
+		/* after the events: the list frees the watch, and with it u */
+		if (reg->relist_wanted) {
+			reg->relist_wanted = false;
+			logf_(reg, TARTAN_FLANNEL_LOG_INFO, "peers-mac",
+			      "a lease whose VtepMAC another held may be usable now; listing the "
+			      "leases again");
+			peers_relist_later(reg, 1.);
 		}
 		break;
 	case TARTAN_ETCD_WATCH_PROGRESS:
@@ -342,6 +497,7 @@ static void peers_listed(int error, const char *errmsg, struct tartan_etcd_resul
 	struct tartan_flannel_registry *reg = ud;
 	struct tartan_flannel_peer *fresh = NULL;
 	struct tartan_etcd_watch_req wreq;
+	char **keys = NULL;
 	size_t n = 0, i, j;
 	int err;
 
@@ -354,7 +510,10 @@ static void peers_listed(int error, const char *errmsg, struct tartan_etcd_resul
 	}
 	if (res->n_kvs) {
 		fresh = calloc(res->n_kvs, sizeof(*fresh));
-		if (!fresh) {
+		keys = calloc(res->n_kvs, sizeof(*keys));
+		if (!fresh || !keys) {
+			free(fresh);
+			free(keys);
 			peers_relist_later(reg, 1.);
 			return;
 		}
@@ -362,7 +521,15 @@ static void peers_listed(int error, const char *errmsg, struct tartan_etcd_resul
 	for (i = 0; i < res->n_kvs; i++)
 		if ((!reg->key || strcmp(res->kvs[i].key.data, reg->key) != 0) &&
 		    peer_from_kv(reg, &res->kvs[i], &fresh[n]))
-			n++;
+			keys[n++] = res->kvs[i].key.data;
+	reg->mac_refused = false;
+	err = peers_drop_mac_clashes(reg, fresh, &n, keys);
+	free(keys);
+	if (err < 0) {
+		free(fresh);
+		peers_relist_later(reg, 1.);
+		return;
+	}
 	if (n > 1)
 		qsort(fresh, n, sizeof(*fresh), peer_cmp);
 
@@ -624,8 +791,11 @@ static void acquire_listed(int error, const char *errmsg, struct tartan_etcd_res
 			continue;
 		taken[n++] = subnet;
 		/* reuse the lease that holds our public IP (flanneld's first choice); only
-		 * values that mention the address are worth a JSON parse */
-		if (!mine && memmem(res->kvs[i].value.data, res->kvs[i].value.len, ip, ip_len) &&
+		 * values that mention the address are worth a JSON parse. Not from a key
+		 * the peers do not take as a lease (lease_key_parse): nobody would route
+		 * to us. It still counts as taken, as in flanneld. */
+		if (!mine && lease_key_parse(reg, &res->kvs[i], &subnet) &&
+		    memmem(res->kvs[i].value.data, res->kvs[i].value.len, ip, ip_len) &&
 		    tartan_flannel_lease_value_parse(res->kvs[i].value.data, res->kvs[i].value.len,
 						     &attrs, NULL) == 0 &&
 		    attrs.public_ip == reg->public_ip) {
@@ -989,6 +1159,7 @@ int tartan_flannel_registry_new(struct ev_loop *loop, struct tartan_etcd_client 
 	reg->ops = ops;
 	reg->userdata = userdata;
 	reg->public_ip = opts->public_ip;
+	reg->attrs.public_ip = opts->public_ip;
 	reg->previous_subnet = opts->previous_subnet;
 	reg->ttl_s = opts->lease_ttl_s ? opts->lease_ttl_s : 86400;
 	reg->margin_s = opts->renew_margin_s ? opts->renew_margin_s : 3600;
@@ -1056,6 +1227,7 @@ int tartan_flannel_registry_acquire(struct tartan_flannel_registry *reg,
 		return err;
 	free(reg->value);
 	reg->value = value;
+	reg->attrs = a;
 	reg->want_lease = true;
 	if (reg->config && reg->state == STATE_WAIT_CONFIG)
 		acquire_start(reg);

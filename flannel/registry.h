@@ -33,6 +33,7 @@ struct tartan_flannel_peer {
 	struct tartan_flannel_lease_attrs attrs;
 	int64_t etcd_lease; /* 0: a reservation */
 	int64_t mod_revision;
+	int64_t create_revision; /* of its key: the older of two leases with one VtepMAC wins */
 };
 
 enum tartan_flannel_log_level {

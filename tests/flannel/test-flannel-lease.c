@@ -201,6 +201,61 @@ static void test_key_parse_refused(void **state)
 			 -EINVAL);
 }
 
+/* Keys that name a subnet but are not the key flanneld writes for it must not
+ * stand for a lease: as a peer they would replace, or remove, the real one. */
+static void test_key_is_canonical(void **state)
+{
+	static const char dir[] = "/coreos.com/network/subnets/";
+	static const char *const good[] = {
+		"/coreos.com/network/subnets/10.5.1.0-24",
+		"/coreos.com/network/subnets/10.5.0.0-16",
+		"/coreos.com/network/subnets/0.0.0.0-1",
+		/* flannel's dual-stack form */
+		"/coreos.com/network/subnets/10.42.1.0-24&fc00:0:0:1::-64",
+	};
+	static const char *const bad[] = {
+		/* each names 10.5.1.0/24 to flannel's regex */
+		"/coreos.com/network/subnets/10.5.1.0-024",
+		"/coreos.com/network/subnets/evil10.5.1.0-24",
+		"/coreos.com/network/subnets/alias-10.5.1.0-24",
+		"/coreos.com/network/subnets/x/10.5.1.0-24",
+		"/coreos.com/network/subnets//10.5.1.0-24",
+		"/coreos.com/network/subnetsx10.5.1.0-24",
+		"/coreos.com/network/subnets/\xc3\x28\xff-10.5.1.0-24",
+		"/other/network/subnets/10.5.1.0-24",
+		"10.5.1.0-24",
+		/* the dual-stack part, and only it, after the IPv4 part */
+		"/coreos.com/network/subnets/10.5.1.0-24&10.5.1.0-24&fc00::-64",
+		"/coreos.com/network/subnets/10.5.1.0-24&x-10.5.1.0-24",
+		"/coreos.com/network/subnets/10.5.1.0-24&fc00::-064x",
+		/* no subnet at all */
+		"/coreos.com/network/subnets/10.5.1.7-24",
+		"/coreos.com/network/subnets/junk-7",
+		"/coreos.com/network/subnets/",
+		"",
+	};
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		if (!tartan_flannel_lease_key_is_canonical(dir, good[i], strlen(good[i])))
+			print_error("key %s: expected canonical\n", good[i]);
+		assert_true(tartan_flannel_lease_key_is_canonical(dir, good[i], strlen(good[i])));
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (tartan_flannel_lease_key_is_canonical(dir, bad[i], strlen(bad[i])))
+			print_error("key %s: expected not canonical\n", bad[i]);
+		assert_false(tartan_flannel_lease_key_is_canonical(dir, bad[i], strlen(bad[i])));
+	}
+	/* only len bytes count, and a NUL is a byte like any other */
+	assert_true(tartan_flannel_lease_key_is_canonical(
+		dir, "/coreos.com/network/subnets/10.5.1.0-24x", 39));
+	assert_false(tartan_flannel_lease_key_is_canonical(dir,
+							   "/coreos.com/network/subnets/\0"
+							   "10.5.1.0-24",
+							   40));
+	/* the directory as tartan_flannel_lease_dir() makes it from a prefix */
+	assert_true(tartan_flannel_lease_key_is_canonical("subnets/", "subnets/10.5.1.0-24", 19));
+}
+
 /* --------------------------------------------------------------- values */
 
 static struct tartan_flannel_lease_attrs value_ok(const char *json)
@@ -401,6 +456,36 @@ static char *format_ok(const struct tartan_flannel_lease_attrs *a)
 	assert_int_equal(r, 0);
 	assert_non_null(value);
 	return value;
+}
+
+/* A value longer than any lease is refused before the JSON parser sees it, even when it
+ * would be a valid lease; one byte less is parsed. */
+static void test_value_parse_too_long(void **state)
+{
+	static const char head[] = "{\"PublicIP\":\"192.0.2.7\",\"Pad\":\"";
+	size_t n = TARTAN_FLANNEL_LEASE_VALUE_MAX + 1;
+	struct tartan_flannel_lease_attrs a;
+	char *buf, *error = NULL;
+
+	buf = malloc(n + 1);
+	assert_non_null(buf);
+	memset(buf, 'A', n);
+	memcpy(buf, head, strlen(head));
+	memcpy(buf + n - 2, "\"}", 2);
+	buf[n] = '\0';
+	memset(&a, 0x5a, sizeof(a));
+	assert_int_equal(tartan_flannel_lease_value_parse(buf, n, &a, &error), -EINVAL);
+	assert_string_equal(error,
+			    "lease value of 65537 bytes, longer than the 65536 a lease can be");
+	free(error);
+	assert_int_equal(a.public_ip, 0x5a5a5a5a);
+	assert_int_equal(tartan_flannel_lease_value_parse(buf, n, &a, NULL), -EINVAL);
+
+	/* the same lease one byte shorter */
+	memcpy(buf + n - 3, "\"}", 3);
+	assert_int_equal(tartan_flannel_lease_value_parse(buf, n - 1, &a, NULL), 0);
+	assert_int_equal(a.public_ip, IP(192, 0, 2, 7));
+	free(buf);
 }
 
 static void test_value_format_byte_exact(void **state)
@@ -615,6 +700,44 @@ static void test_check(void **state)
 	tartan_flannel_config_free(c);
 }
 
+/* A peer's lease that names this node's public IP or, for the same backend, its VtepMAC
+ * is refused: the FDB entry would send our own VTEP's frames elsewhere. */
+static void test_check_not_ours(void **state)
+{
+	struct tartan_flannel_lease_attrs ours = value_ok(VXLAN_VALUE);
+	struct tartan_flannel_lease_attrs peer =
+		value_ok("{\"PublicIP\":\"192.0.2.9\",\"BackendType\":\"vxlan\","
+			 "\"BackendData\":{\"VNI\":1,\"VtepMAC\":\"c6:d2:32:6f:8f:45\"}}");
+	struct tartan_flannel_lease_attrs same_mac =
+		value_ok("{\"PublicIP\":\"192.0.2.9\",\"BackendType\":\"vxlan\","
+			 "\"BackendData\":{\"VNI\":1,\"VtepMAC\":\"C6-D2-32-6F-8F-44\"}}");
+	struct tartan_flannel_lease_attrs same_ip =
+		value_ok("{\"PublicIP\":\"192.0.2.3\",\"BackendType\":\"host-gw\"}");
+	struct tartan_flannel_lease_attrs other_type = same_mac;
+	struct tartan_flannel_lease_attrs only_ip = { .public_ip = IP(192, 0, 2, 3) };
+	struct tartan_flannel_lease_attrs none = { 0 };
+	char *reason = NULL;
+
+	assert_int_equal(tartan_flannel_lease_check_not_ours(&ours, &peer, &reason), 0);
+	assert_null(reason);
+	assert_int_equal(tartan_flannel_lease_check_not_ours(&ours, &same_mac, &reason), -EINVAL);
+	assert_string_equal(reason, "it names our own VtepMAC c6:d2:32:6f:8f:44");
+	free(reason);
+	reason = NULL;
+	assert_int_equal(tartan_flannel_lease_check_not_ours(&ours, &same_ip, &reason), -EINVAL);
+	assert_string_equal(reason, "it names our own public IP");
+	free(reason);
+	assert_int_equal(tartan_flannel_lease_check_not_ours(&ours, &same_ip, NULL), -EINVAL);
+	/* a MAC only counts for the backend that programs it */
+	strcpy(other_type.backend_type, "udp");
+	assert_int_equal(tartan_flannel_lease_check_not_ours(&ours, &other_type, NULL), 0);
+	/* before our lease value is known: the public IP alone */
+	assert_int_equal(tartan_flannel_lease_check_not_ours(&only_ip, &same_ip, NULL), -EINVAL);
+	assert_int_equal(tartan_flannel_lease_check_not_ours(&only_ip, &same_mac, NULL), 0);
+	/* no public IP of ours: nothing matches 0.0.0.0 */
+	assert_int_equal(tartan_flannel_lease_check_not_ours(&none, &none, NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -622,13 +745,16 @@ int main(void)
 		cmocka_unit_test(test_key_format),
 		cmocka_unit_test(test_key_parse),
 		cmocka_unit_test(test_key_parse_refused),
+		cmocka_unit_test(test_key_is_canonical),
 		cmocka_unit_test(test_value_parse_vxlan),
 		cmocka_unit_test(test_value_parse_old_forms),
 		cmocka_unit_test(test_value_parse_refused),
+		cmocka_unit_test(test_value_parse_too_long),
 		cmocka_unit_test(test_value_format_byte_exact),
 		cmocka_unit_test(test_value_round_trip),
 		cmocka_unit_test(test_mac),
 		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_check_not_ours),
 	};
 
 	return cmocka_run_group_tests_name("flannel-lease", tests, NULL, NULL);

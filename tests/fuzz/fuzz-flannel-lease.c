@@ -47,6 +47,9 @@ static bool key_check(const char *key, size_t len, struct tartan_ip4_net *ret)
 		FUZZ_CHECK(r == 0);
 		FUZZ_CHECK(tartan_ip4_net_equal(&back, &sn));
 		FUZZ_CHECK(!v6);
+		/* the key tartan writes is the one key of its subnet that counts */
+		FUZZ_CHECK(tartan_flannel_lease_key_is_canonical("/coreos.com/network/subnets/",
+								 text, strlen(text)));
 		free(text);
 	}
 	*ret = sn;
