@@ -120,6 +120,20 @@ int tartan_pods_set_cni_data_dir(struct tartan_pods *p, const char *dir)
 	return p->ipam ? tartan_ipam_set_foreign_root(p->ipam, c) : 0;
 }
 
+void tartan_pods_sync(struct tartan_pods *p)
+{
+	int err;
+
+	if (!p || !tartan_ipam_sync_pending(p->ipam))
+		return;
+	err = tartan_ipam_sync(p->ipam);
+	if (err < 0)
+		tartan_log_errno(TARTAN_LOG_ERROR, -err,
+				 "IPAM store %s: cannot sync the last changes to disk (a power cut "
+				 "could lose them): %m",
+				 p->ipam_dir);
+}
+
 void tartan_pods_set_hairpin(struct tartan_pods *p, bool hairpin)
 {
 	p->hairpin = hairpin;
@@ -152,6 +166,7 @@ int tartan_pods_set_node(struct tartan_pods *p, const struct tartan_ip4_net *sub
 		tartan_log_errno(TARTAN_LOG_WARNING, -err, "IPAM store %s: %m", p->ipam_dir);
 	log_released(gone, n_gone, "outside the node's subnet now");
 	tartan_ipam_entries_free(gone, n_gone);
+	tartan_pods_sync(p);
 	tartan_ipam_free(p->ipam);
 	p->ipam = ipam;
 	p->subnet = *subnet;
@@ -403,11 +418,32 @@ static json_t *pod_add(struct tartan_pods *p, const struct cni_request *r)
 		return ipam_error(err, p);
 	}
 	host_ifname(r->id, r->ifname, host);
-	/* an ADD repeated for the same attachment starts afresh (its old pair goes with the
-	 * host end; the address is the same, the store is idempotent) */
-	err = tartan_nl_link_delete(p->nl, host);
+	/* Both ends made with their MTU and MACs, the host end up on the bridge, in one request.
+	 * MACs chosen here, as random as the kernel's: the answer needs no lookups, and udev's
+	 * MACAddressPolicy=persistent leaves a set address alone where it would rewrite a
+	 * random one under the bridge's feet. */
+	struct tartan_nl_veth veth = {
+		.host_name = host,
+		.peer_name = r->ifname,
+		.peer_netns_fd = fd,
+		.mtu = p->mtu,
+		.host_mac = host_mac,
+		.peer_mac = pod_mac,
+		.master_index = bridge_index,
+		.host_up = true,
+	};
+	err = tartan_nl_mac_random(host_mac);
 	if (err >= 0)
-		err = tartan_nl_veth_create(p->nl, host, r->ifname, fd, p->mtu);
+		err = tartan_nl_mac_random(pod_mac);
+	if (err >= 0)
+		err = tartan_nl_veth_create(p->nl, &veth);
+	if (err == -EEXIST) {
+		/* an ADD repeated for the same attachment starts afresh (its old pair goes with
+		 * the host end; the address is the same, the store is idempotent) */
+		err = tartan_nl_link_delete(p->nl, host);
+		if (err >= 0)
+			err = tartan_nl_veth_create(p->nl, &veth);
+	}
 	if (err < 0) {
 		answer = netlink_error(p->nl, err, "creating the veth pair");
 		goto undo_address;
@@ -419,22 +455,18 @@ static json_t *pod_add(struct tartan_pods *p, const struct cni_request *r)
 		goto undo_link;
 	}
 	err = pod_side_setup(p, pod, r->ifname, addr, &pod_index);
-	if (err >= 0)
-		err = tartan_nl_link_mac(pod, pod_index, pod_mac);
 	if (err < 0) {
 		answer = netlink_error(pod, err, "setting up the pod's interface");
 		goto undo_link;
 	}
-	err = tartan_nl_link_index(p->nl, host, &host_index);
-	if (err >= 0)
-		err = tartan_nl_link_attach(p->nl, host_index, bridge_index);
-	if (err >= 0 && p->hairpin)
-		err = tartan_nl_port_set_hairpin(p->nl, host_index, true);
-	if (err >= 0)
-		err = tartan_nl_link_mac(p->nl, host_index, host_mac);
-	if (err < 0) {
-		answer = netlink_error(p->nl, err, "attaching the host end to the bridge");
-		goto undo_link;
+	if (p->hairpin) {
+		err = tartan_nl_link_index(p->nl, host, &host_index);
+		if (err >= 0)
+			err = tartan_nl_port_set_hairpin(p->nl, host_index, true);
+		if (err < 0) {
+			answer = netlink_error(p->nl, err, "setting the bridge port's hairpin mode");
+			goto undo_link;
+		}
 	}
 	snprintf(cidr, sizeof(cidr), "%s/%u", tartan_ip4_addr_format(addr, ip), p->subnet.len);
 	tartan_ip4_addr_format(p->gateway, gw);

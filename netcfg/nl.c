@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 
 #include <netlink/addr.h>
@@ -597,33 +598,70 @@ int tartan_nl_link_delete(struct tartan_nl *nl, const char *name)
 	return err;
 }
 
-int tartan_nl_veth_create(struct tartan_nl *nl, const char *host_name, const char *peer_name,
-			  int peer_netns_fd, unsigned mtu)
+static int link_set_mac(struct rtnl_link *link, const uint8_t *mac)
+{
+	struct nl_addr *a;
+
+	if (!mac)
+		return 0;
+	a = mac_new(mac);
+	if (!a)
+		return -ENOMEM;
+	rtnl_link_set_addr(link, a);
+	nl_addr_put(a);
+	return 0;
+}
+
+int tartan_nl_veth_create(struct tartan_nl *nl, const struct tartan_nl_veth *v)
 {
 	struct rtnl_link *link, *peer;
 	int err;
 
-	if (strlen(host_name) >= IF_NAMESIZE || strlen(peer_name) >= IF_NAMESIZE)
-		return nl_fail_errno(nl, EINVAL, host_name, "name too long");
+	if (strlen(v->host_name) >= IF_NAMESIZE || strlen(v->peer_name) >= IF_NAMESIZE)
+		return nl_fail_errno(nl, EINVAL, v->host_name, "name too long");
 	link = rtnl_link_veth_alloc();
 	if (!link)
 		return -ENOMEM;
 	peer = rtnl_link_veth_get_peer(link);
-	rtnl_link_set_name(link, host_name);
-	rtnl_link_set_name(peer, peer_name);
-	if (mtu) {
-		rtnl_link_set_mtu(link, mtu);
-		rtnl_link_set_mtu(peer, mtu);
+	rtnl_link_set_name(link, v->host_name);
+	rtnl_link_set_name(peer, v->peer_name);
+	if (v->mtu) {
+		rtnl_link_set_mtu(link, v->mtu);
+		rtnl_link_set_mtu(peer, v->mtu);
 	}
+	err = link_set_mac(link, v->host_mac);
+	if (err >= 0)
+		err = link_set_mac(peer, v->peer_mac);
+	if (err < 0)
+		goto out;
 	/* The peer is born in its namespace: no window where it sits here under its name. */
-	if (peer_netns_fd >= 0)
-		rtnl_link_set_ns_fd(peer, peer_netns_fd);
+	if (v->peer_netns_fd >= 0)
+		rtnl_link_set_ns_fd(peer, v->peer_netns_fd);
+	/* The kernel applies the ifinfomsg's flags when it registers the device, and
+	 * IFLA_MASTER right after (rtnl_newlink_create): one round trip instead of three. */
+	if (v->master_index)
+		rtnl_link_set_master(link, v->master_index);
+	if (v->host_up)
+		rtnl_link_set_flags(link, IFF_UP);
 	nl_begin(nl);
 	err = rtnl_link_add(nl->sk, link, NLM_F_CREATE | NLM_F_EXCL);
+	if (err < 0)
+		err = nl_fail(nl, err, "add veth");
+out:
 	rtnl_link_put(peer);
 	rtnl_link_put(link);
-	if (err < 0)
-		return nl_fail(nl, err, "add veth");
+	return err < 0 ? err : 0;
+}
+
+int tartan_nl_mac_random(uint8_t ret_mac[static TARTAN_NL_MAC_LEN])
+{
+	ssize_t n = getrandom(ret_mac, TARTAN_NL_MAC_LEN, 0);
+
+	if (n < 0)
+		return -errno;
+	if (n != TARTAN_NL_MAC_LEN)
+		return -EIO;
+	ret_mac[0] = (ret_mac[0] & 0xfe) | 0x02; /* unicast, locally administered */
 	return 0;
 }
 

@@ -102,13 +102,28 @@ _tartan_wur_ int tartan_nl_link_list(struct tartan_nl *nl, struct tartan_nl_link
 _tartan_wur_ int tartan_nl_link_delete(struct tartan_nl *nl, const char *name);
 
 /*
- * veth pair: host_name here, peer_name created directly in the namespace
- * peer_netns_fd refers to (IFLA_NET_NS_FD; -1: this namespace), so the peer's
- * name never appears here. Both ends get mtu (0: kernel default), both stay
- * down. -EEXIST if either name is taken.
+ * A veth pair in one RTM_NEWLINK: host_name here, peer_name created directly in
+ * the namespace peer_netns_fd refers to (IFLA_NET_NS_FD; -1: this namespace), so
+ * the peer's name never appears here. Both ends get mtu (0: kernel default) and
+ * the MACs given (NULL: the kernel's random ones); master_index (0: none) makes
+ * the host end a port of that bridge and host_up sets the host end up, all in
+ * the same request. The peer stays down: set it up from its own namespace (the
+ * kernel answers ENOTCONN to IFF_UP on a peer born in another namespace). -EEXIST if either name is taken; on any error nothing is
+ * left (the kernel creates the pair whole or not at all).
  */
-_tartan_wur_ int tartan_nl_veth_create(struct tartan_nl *nl, const char *host_name,
-				       const char *peer_name, int peer_netns_fd, unsigned mtu);
+struct tartan_nl_veth {
+	const char *host_name, *peer_name;
+	int peer_netns_fd;
+	unsigned mtu;
+	const uint8_t *host_mac, *peer_mac;
+	int master_index;
+	bool host_up;
+};
+
+_tartan_wur_ int tartan_nl_veth_create(struct tartan_nl *nl, const struct tartan_nl_veth *v);
+
+/* A random locally administered unicast MAC, as the kernel's eth_random_addr() makes. */
+_tartan_wur_ int tartan_nl_mac_random(uint8_t ret_mac[static TARTAN_NL_MAC_LEN]);
 
 /* Makes index a port of master_index and sets it up, in one request. */
 _tartan_wur_ int tartan_nl_link_attach(struct tartan_nl *nl, int index, int master_index);

@@ -1038,8 +1038,12 @@ static void test_veth_peer_in_other_netns(void **state)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
 
-	assert_int_equal(tartan_nl_veth_create(nl, "vh0", "vp0", fd, 1400), 0);
-	assert_int_equal(tartan_nl_veth_create(nl, "vh0", "vp1", fd, 1400), -EEXIST);
+	struct tartan_nl_veth v = {
+		.host_name = "vh0", .peer_name = "vp0", .peer_netns_fd = fd, .mtu = 1400,
+	};
+	assert_int_equal(tartan_nl_veth_create(nl, &v), 0);
+	v.peer_name = "vp1";
+	assert_int_equal(tartan_nl_veth_create(nl, &v), -EEXIST);
 	close(fd);
 	assert_int_equal(tartan_nl_link_index(nl, "vh0", &host), 0);
 	/* the peer is not here ... */
@@ -1066,6 +1070,72 @@ static void test_veth_peer_in_other_netns(void **state)
 	free(out);
 }
 
+/* MACs, master and the host end up given at creation: both ends come out as asked. */
+static void test_veth_one_request(void **state)
+{
+	struct tartan_nl *nl = *state;
+	const char *ns2 = getenv("TARTAN_TEST_NETNS2");
+	uint8_t hmac[TARTAN_NL_MAC_LEN], pmac[TARTAN_NL_MAC_LEN], got[TARTAN_NL_MAC_LEN];
+	char path[256], want[64];
+	int fd, br, host, master;
+	json_t *j;
+	char *out;
+
+	assert_non_null(ns2);
+	snprintf(path, sizeof(path), "/run/netns/%s", ns2);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(tartan_nl_mac_random(hmac), 0);
+	assert_int_equal(tartan_nl_mac_random(pmac), 0);
+	/* locally administered unicast, and two calls differ */
+	assert_int_equal(hmac[0] & 0x03, 0x02);
+	assert_int_equal(pmac[0] & 0x03, 0x02);
+	assert_memory_not_equal(hmac, pmac, TARTAN_NL_MAC_LEN);
+	assert_int_equal(tartan_nl_bridge_ensure(nl, "tbr3", 0, NULL, false, &br), 0);
+
+	struct tartan_nl_veth v = {
+		.host_name = "vh1", .peer_name = "vq0", .peer_netns_fd = fd, .mtu = 1450,
+		.host_mac = hmac, .peer_mac = pmac, .master_index = br, .host_up = true,
+	};
+	assert_int_equal(tartan_nl_veth_create(nl, &v), 0);
+	close(fd);
+	assert_int_equal(tartan_nl_link_index(nl, "vh1", &host), 0);
+	assert_int_equal(tartan_nl_link_master(nl, host, &master), 0);
+	assert_int_equal(master, br);
+	assert_int_equal(tartan_nl_link_mac(nl, host, got), 0);
+	assert_memory_equal(got, hmac, TARTAN_NL_MAC_LEN);
+	j = link_json("vh1");
+	assert_non_null(j);
+	assert_int_equal(json_integer_value(json_object_get(j, "mtu")), 1450);
+	assert_true(json_flag(j, "UP"));
+	json_decref(j);
+
+	out = run("ip -n %s -o link show dev vq0", ns2);
+	snprintf(want, sizeof(want), "link/ether %02x:%02x:%02x:%02x:%02x:%02x", pmac[0], pmac[1],
+		 pmac[2], pmac[3], pmac[4], pmac[5]);
+	expect_contains("peer's MAC", out, want, true);
+	expect_contains("peer down", out, "<BROADCAST,MULTICAST>", true);
+	expect_contains("peer's MTU", out, "mtu 1450", true);
+	free(out);
+
+	/* a bridge that is not there: nothing is left behind */
+	v.host_name = "vh2";
+	v.peer_name = "vq1";
+	v.master_index = 999999;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	v.peer_netns_fd = fd;
+	assert_true(tartan_nl_veth_create(nl, &v) < 0);
+	close(fd);
+	assert_int_equal(tartan_nl_link_index(nl, "vh2", &host), -ENODEV);
+	out = run("ip -n %s -o link show", ns2);
+	expect_contains("no peer after a failed create", out, "vq1", false);
+	free(out);
+
+	assert_int_equal(tartan_nl_link_delete(nl, "vh1"), 0);
+	assert_int_equal(tartan_nl_link_delete(nl, "tbr3"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1082,6 +1152,7 @@ int main(void)
 		cmocka_unit_test(test_route_dump_onlink_and_filters),
 		cmocka_unit_test(test_port),
 		cmocka_unit_test(test_veth_peer_in_other_netns),
+		cmocka_unit_test(test_veth_one_request),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
