@@ -49,6 +49,10 @@ struct tartan_ipam {
 	struct timespec cache_mtime, cache_ctime;
 	/* tartan_ipam_set_foreign_root(); NULL: none */
 	char *foreign_root;
+	/* waiting for tartan_ipam_sync(): new address files (open) and the directory */
+	int unsynced[TARTAN_IPAM_UNSYNCED_MAX];
+	size_t n_unsynced;
+	bool dir_unsynced;
 };
 
 /* everything the directory held when it was read, under the lock */
@@ -435,16 +439,16 @@ static int dir_sync(const struct tartan_ipam *ipam)
 
 /*
  * Unlinks the marked entries (ENOENT: gone already, fine), moves them to
- * *ret_released (if not NULL) and fsyncs the directory once. An entry whose
+ * *ret_released (if not NULL); the directory waits for tartan_ipam_sync(). An entry whose
  * unlink fails stays in s and makes the result that error, after the others
  * were done.
  */
-static int scan_release(const struct tartan_ipam *ipam, struct scan *s, const bool *match,
+static int scan_release(struct tartan_ipam *ipam, struct scan *s, const bool *match,
 			struct tartan_ipam_entry **ret_released, size_t *ret_n)
 {
 	struct tartan_ipam_entry *out = NULL;
 	size_t n_out = 0, n_match = 0;
-	int r = 0, r2;
+	int r = 0;
 
 	for (size_t i = 0; i < s->n; i++)
 		n_match += match[i];
@@ -472,9 +476,7 @@ static int scan_release(const struct tartan_ipam *ipam, struct scan *s, const bo
 		}
 		n_out++;
 	}
-	r2 = dir_sync(ipam);
-	if (r == 0)
-		r = r2;
+	ipam->dir_unsynced = true;
 	if (r < 0) {
 		tartan_ipam_entries_free(out, n_out);
 		return r;
@@ -502,10 +504,10 @@ static void random_suffix(char out[static 17])
 	snprintf(out, 17, "%016llx", (unsigned long long)v);
 }
 
-/* A complete, durable address file under a temp name: what link(2) then
- * publishes under the address's name. */
+/* A complete address file under a temp name: what link(2) then publishes under the
+ * address's name. *ret_fd stays open, for tartan_ipam_sync() to fsync later. */
 static int temp_create(const struct tartan_ipam *ipam, const char *content, size_t len,
-		       char name[static sizeof(TEMP_PREFIX) + 16])
+		       char name[static sizeof(TEMP_PREFIX) + 16], int *ret_fd)
 {
 	int fd = -1, r;
 
@@ -522,15 +524,16 @@ static int temp_create(const struct tartan_ipam *ipam, const char *content, size
 			return -errno;
 	}
 	r = tartan_file_write_all(fd, content, len);
-	/* fchmod: the exact mode, whatever the umask; fsync: the content must be
-	 * on disk before the name that makes it count is */
-	if (r == 0 && (fchmod(fd, ADDR_FILE_MODE) < 0 || fsync(fd) < 0))
+	/* the exact mode, whatever the umask */
+	if (r == 0 && fchmod(fd, ADDR_FILE_MODE) < 0)
 		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r < 0)
+	if (r < 0) {
+		close(fd);
 		(void)unlinkat(ipam->dfd, name, 0);
-	return r;
+		return r;
+	}
+	*ret_fd = fd;
+	return 0;
 }
 
 /* last_reserved_ip.0 as host-local reads it: net.ParseIP of the whole content */
@@ -687,9 +690,10 @@ static int foreign_scan(const struct tartan_ipam *ipam, struct foreign *f)
  * (EEXIST: taken meanwhile by someone who ignores the lock: the next).
  */
 static int take_next(const struct tartan_ipam *ipam, const struct scan *s, const struct foreign *f,
-		     const char *content, size_t content_len, uint32_t *ret_addr)
+		     const char *content, size_t content_len, uint32_t *ret_addr, int *ret_fd)
 {
 	char tmp[sizeof(TEMP_PREFIX) + 16];
+	int fd = -1;
 	uint64_t size = (uint64_t)ipam->last - ipam->first + 1;
 	uint32_t last_res, cur;
 	bool have_tmp = false;
@@ -708,7 +712,7 @@ static int take_next(const struct tartan_ipam *ipam, const struct scan *s, const
 		if (cur == ipam->gateway || scan_has(s, cur) || foreign_has(f, cur))
 			continue;
 		if (!have_tmp) {
-			r = temp_create(ipam, content, content_len, tmp);
+			r = temp_create(ipam, content, content_len, tmp, &fd);
 			if (r < 0)
 				return r;
 			have_tmp = true;
@@ -727,6 +731,10 @@ static int take_next(const struct tartan_ipam *ipam, const struct scan *s, const
 	}
 	if (have_tmp)
 		(void)unlinkat(ipam->dfd, tmp, 0);
+	if (r == 0)
+		*ret_fd = fd;
+	else if (fd >= 0)
+		close(fd);
 	return r;
 }
 
@@ -858,7 +866,7 @@ int tartan_ipam_allocate(struct tartan_ipam *ipam, const char *id, const char *i
 	struct scan s = { 0 };
 	struct foreign f = { 0 };
 	uint32_t addr;
-	int r, len;
+	int r, len, fd = -1;
 
 	if (!ipam || !tartan_ipam_attachment_is_valid(id, ifname))
 		return -EINVAL;
@@ -883,19 +891,18 @@ int tartan_ipam_allocate(struct tartan_ipam *ipam, const char *id, const char *i
 	r = foreign_scan(ipam, &f);
 	if (r < 0)
 		goto out;
-	r = take_next(ipam, &s, &f, content, (size_t)len, &addr);
+	/* full: sync the waiting ones first, so the fds stay bounded */
+	if (ipam->n_unsynced == TARTAN_IPAM_UNSYNCED_MAX) {
+		r = tartan_ipam_sync(ipam);
+		if (r < 0)
+			goto out;
+	}
+	r = take_next(ipam, &s, &f, content, (size_t)len, &addr, &fd);
 	if (r < 0)
 		goto out;
+	ipam->unsynced[ipam->n_unsynced++] = fd;
+	ipam->dir_unsynced = true;
 	cache_add(ipam, addr, id, ifname);
-	/* the link and the temp file's unlink, durable before we answer */
-	r = dir_sync(ipam);
-	if (r < 0) {
-		char name[TARTAN_IP4_ADDR_STRLEN];
-
-		/* not answered as allocated, so not left held */
-		(void)unlinkat(ipam->dfd, tartan_ip4_addr_format(addr, name), 0);
-		goto out;
-	}
 	last_reserved_write(ipam, addr);
 	cache_stamp(ipam);
 	r = 0;
@@ -1177,10 +1184,41 @@ fail:
 	return r;
 }
 
+int tartan_ipam_sync(struct tartan_ipam *ipam)
+{
+	int r = 0;
+
+	if (!ipam)
+		return 0;
+	for (size_t i = 0; i < ipam->n_unsynced; i++) {
+		if (fsync(ipam->unsynced[i]) < 0 && r == 0)
+			r = -errno;
+		close(ipam->unsynced[i]);
+	}
+	ipam->n_unsynced = 0;
+	/* the links (and unlinks) after the files' content */
+	if (ipam->dir_unsynced) {
+		int r2 = dir_sync(ipam);
+
+		ipam->dir_unsynced = false;
+		if (r == 0)
+			r = r2;
+	}
+	return r;
+}
+
+bool tartan_ipam_sync_pending(const struct tartan_ipam *ipam)
+{
+	return ipam && (ipam->n_unsynced > 0 || ipam->dir_unsynced);
+}
+
 void tartan_ipam_free(struct tartan_ipam *ipam)
 {
 	if (!ipam)
 		return;
+	if (tartan_ipam_sync(ipam) < 0) {
+		/* nobody to tell: the caller wanting the error calls it first */
+	}
 	if (ipam->lock_fd >= 0)
 		close(ipam->lock_fd);
 	if (ipam->dfd >= 0)

@@ -54,6 +54,7 @@ struct daemon {
 	struct tartan_control *control;
 	struct tartan_dataplane *dataplane;
 	struct tartan_pods *pods;
+	ev_check pods_sync; /* after each turn of the loop: the IPAM store's fsyncs */
 	struct tartan_http *http;
 	bool confs_written;
 	bool notified_ready; /* READY=1 sent to systemd */
@@ -915,6 +916,17 @@ static void stop_dataplane(struct daemon *d)
 	d->dataplane = NULL;
 }
 
+/* The turn's answers are sent: now the fsyncs that make its allocations survive a power cut
+ * (daemon/ipam.h), one round for all the requests the turn served. */
+static void pods_sync_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	struct daemon *d = w->data;
+
+	(void)loop;
+	(void)revents;
+	tartan_pods_sync(d->pods);
+}
+
 static int start_pods(struct daemon *d)
 {
 	int err = tartan_pods_new(d->opts->state_dir, d->opts->bridge, &d->pods);
@@ -923,11 +935,16 @@ static int start_pods(struct daemon *d)
 		err = tartan_pods_set_cni_data_dir(d->pods, d->opts->cni_data_dir);
 	if (err < 0)
 		return tartan_log_errno(TARTAN_LOG_ERROR, -err, "pods: %m");
+	ev_check_init(&d->pods_sync, pods_sync_cb);
+	d->pods_sync.data = d;
+	ev_check_start(d->loop, &d->pods_sync);
 	return 0;
 }
 
 static void stop_pods(struct daemon *d)
 {
+	ev_check_stop(d->loop, &d->pods_sync);
+	tartan_pods_sync(d->pods);
 	tartan_pods_free(d->pods);
 	d->pods = NULL;
 }

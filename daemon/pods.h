@@ -76,6 +76,10 @@ _tartan_wur_ int tartan_pods_set_node(struct tartan_pods *p, const struct tartan
  * --hairpin-mode=hairpin-veth, as the bridge plugin's hairpinMode); off by default. */
 void tartan_pods_set_hairpin(struct tartan_pods *p, bool hairpin);
 
+/* The IPAM store's fsyncs for the allocations and releases answered so far (see
+ * daemon/ipam.h), a failure logged; cheap when nothing waits. NULL is fine. */
+void tartan_pods_sync(struct tartan_pods *p);
+
 /* Answers one "cni" request (the object under "cni"): *ret_answer is
  * {"result":...} or {"error":...}; -ENOMEM only. */
 _tartan_wur_ int tartan_pods_handle(struct tartan_pods *p, json_t *request, json_t **ret_answer);

@@ -349,6 +349,62 @@ static void test_new_checks_and_layout(void **state)
 	assert_null(ipam);
 }
 
+static unsigned open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	unsigned n = 0;
+
+	assert_non_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* The fsyncs wait for tartan_ipam_sync(); the files are complete before it, and at most
+ * TARTAN_IPAM_UNSYNCED_MAX allocations hold an fd meanwhile. */
+static void test_sync_deferred(void **state)
+{
+	struct ctx *c = *state;
+	struct tartan_ipam *ipam = open_store(c, "10.5.3.0/24");
+	unsigned base = open_fds();
+	size_t n = 0;
+
+	assert_false(tartan_ipam_sync_pending(ipam));
+	assert_int_equal(tartan_ipam_sync(ipam), 0);
+	assert_int_equal(tartan_ipam_sync(NULL), 0);
+	assert_false(tartan_ipam_sync_pending(NULL));
+	for (unsigned i = 0; i < 200; i++) {
+		char id[16], content[32];
+		const char *a;
+
+		snprintf(id, sizeof(id), "ctr%u", i);
+		a = fmt(alloc_ok(ipam, id, "eth0"));
+		snprintf(content, sizeof(content), "ctr%u\r\neth0", i);
+		assert_file_is(c, a, content, strlen(content));
+		assert_true(tartan_ipam_sync_pending(ipam));
+		assert_true(open_fds() <= base + TARTAN_IPAM_UNSYNCED_MAX);
+	}
+	assert_int_equal(tartan_ipam_sync(ipam), 0);
+	assert_false(tartan_ipam_sync_pending(ipam));
+	assert_int_equal(open_fds(), base);
+	/* a repeated ADD writes nothing, so nothing waits */
+	assert_addr(alloc_ok(ipam, "ctr0", "eth0"), "10.5.3.2");
+	assert_false(tartan_ipam_sync_pending(ipam));
+	/* a release leaves the directory to sync */
+	assert_int_equal(tartan_ipam_release(ipam, "ctr1", "eth0", &n), 0);
+	assert_int_equal(n, 1);
+	assert_false(exists(c, "10.5.3.3"));
+	assert_true(tartan_ipam_sync_pending(ipam));
+	assert_int_equal(tartan_ipam_sync(ipam), 0);
+	assert_false(tartan_ipam_sync_pending(ipam));
+	/* free syncs what waits and closes every fd */
+	(void)alloc_ok(ipam, "ctr1", "eth0");
+	tartan_ipam_free(ipam);
+	assert_int_equal(open_fds(), base - 2); /* the directory and the lock file */
+	assert_int_equal(count_prefix(c, ".tartan-ipam"), 0);
+}
+
 static void test_allocate_until_full(void **state)
 {
 	struct ctx *c = *state;
@@ -1178,6 +1234,7 @@ int main(void)
 		cmocka_unit_test(test_attachment_is_valid),
 		cmocka_unit_test_setup_teardown(test_new_checks_and_layout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allocate_until_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_deferred, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_round_robin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_custom_gateway, setup, teardown),
