@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
 #include <errno.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -615,6 +616,88 @@ static int keep_foreign(struct tartan_pods *p, struct tartan_ipam_attachment **v
 	return 0;
 }
 
+static bool attachment_listed(const struct tartan_ipam_attachment *valid, size_t n, const char *id,
+			      const char *ifname)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(valid[i].id, id) == 0 && strcmp(valid[i].ifname, ifname) == 0)
+			return true;
+	return false;
+}
+
+/* The pod record at path, if it is one: its attachment, malloc'd. Only a record under its own
+ * name (meta_path() of what it says) counts; anything else in the folder is left alone. */
+static int record_attachment(struct tartan_pods *p, const char *path, char **ret_id,
+			     char **ret_ifname)
+{
+	char *buf = NULL, *own = NULL;
+	const char *id, *ifname;
+	json_t *o = NULL;
+	size_t len;
+	int err;
+
+	err = tartan_file_read(path, META_FILE_MAX, &buf, &len);
+	if (err >= 0) {
+		o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+		id = json_string_value(json_object_get(o, "containerID"));
+		ifname = json_string_value(json_object_get(o, "ifName"));
+		err = id && ifname ? meta_path(p, id, ifname, &own) : -EINVAL;
+	}
+	if (err >= 0 && strcmp(own, path) != 0)
+		err = -EINVAL;
+	if (err >= 0) {
+		*ret_id = strdup(id);
+		*ret_ifname = strdup(ifname);
+		if (!*ret_id || !*ret_ifname) {
+			free(*ret_id);
+			free(*ret_ifname);
+			err = -ENOMEM;
+		}
+	}
+	json_decref(o);
+	free(own);
+	free(buf);
+	return err;
+}
+
+/*
+ * After a GC: the pod records of attachments that hold no address and are not valid for the
+ * runtime (an ADD cut short by a crash between its record and its address) go, with a host
+ * veth of that name if one is left. Best effort: a record that cannot be read stays.
+ */
+static void sweep_records(struct tartan_pods *p, const struct tartan_ipam_attachment *valid,
+			  size_t n_valid)
+{
+	DIR *d = opendir(p->meta_dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *path = NULL, *id = NULL, *ifname = NULL, host[IF_NAMESIZE];
+		uint32_t addr;
+
+		if (de->d_name[0] == '.' || !strstr(de->d_name, ".json"))
+			continue;
+		if (asprintf(&path, "%s/%s", p->meta_dir, de->d_name) < 0)
+			break;
+		if (record_attachment(p, path, &id, &ifname) >= 0 &&
+		    !attachment_listed(valid, n_valid, id, ifname) &&
+		    tartan_ipam_find(p->ipam, id, ifname, &addr) == -ENOENT) {
+			host_ifname(id, ifname, host);
+			undo_link(p, host);
+			meta_remove(p, id, ifname);
+			tartan_log_info("GC: removed the pod record of %s (%s): no address, not a "
+					"valid attachment",
+					id, ifname);
+		}
+		free(id);
+		free(ifname);
+		free(path);
+	}
+	closedir(d);
+}
+
 /* CNI GC: config["cni.dev/valid-attachments"] = [{"containerID":..,"ifname":..}...] */
 static json_t *pod_gc(struct tartan_pods *p, const struct cni_request *r)
 {
@@ -656,9 +739,10 @@ static json_t *pod_gc(struct tartan_pods *p, const struct cni_request *r)
 		free((char *)valid[i].id);
 		free((char *)valid[i].ifname);
 	}
-	free(valid);
-	if (err < 0)
+	if (err < 0) {
+		free(valid);
 		return ipam_error(err, p);
+	}
 	for (i = 0; i < n_gone; i++) {
 		char host[IF_NAMESIZE];
 
@@ -670,6 +754,8 @@ static json_t *pod_gc(struct tartan_pods *p, const struct cni_request *r)
 	}
 	log_released(gone, n_gone, "not a valid attachment (CNI GC)");
 	tartan_ipam_entries_free(gone, n_gone);
+	sweep_records(p, valid, n_runtime);
+	free(valid);
 	return cni_ok(json_object());
 }
 

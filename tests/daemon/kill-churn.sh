@@ -97,6 +97,8 @@ R=$TARTAN_WORK/drain.json
 driver drain "$L" "$R" "$CALLERS" || tap_bail "the drain driver failed"
 report_is "$R" 'd["failures"]' "drain: DEL of all $(rget "$R" 'd["deleted"]') existing pods succeeded"
 report_is "$R" 'd["problems"]' "drain: no address file, veth or pod eth0 left"
+tap_is "$(find "$TARTAN_WORK/n1/state/pods" -type f ! -name '.*' | wc -l)" 0 \
+	"drain: no pod record left (the GCs swept those of ADDs cut short)" || true
 
 tartand_stop n1 TERM || true
 tap_is "$TARTAND_RC" 0 "tartand exits 0 on SIGTERM" || true

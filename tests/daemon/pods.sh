@@ -577,11 +577,32 @@ for g in g1 g2 g3; do
 	plugin_ok "GC: ADD of pod $g succeeds" "$T/add-$g.json" || tap_bail "cannot go on without the pod"
 	pod_ip[$g]=$(jval "$T/add-$g.json" 'd["ips"][0]["address"].split("/")[0]')
 done
+# pod records as an ADD cut short by a crash leaves them (record written, no address yet):
+# one of an attachment the GC does not list, one of a listed one; and a file that is no record
+write_record()
+{
+	"$PYTHON3" -c '
+import json, sys
+d, cid, ifname = sys.argv[1:]
+h = 14695981039346656037
+for b in (cid + "/" + ifname).encode():
+    h = ((h ^ b) * 1099511628211) % (1 << 64)
+json.dump({"containerID": cid, "ifName": ifname}, open("%s/%016x.json" % (d, h), "w"))
+print("%016x.json" % h)
+' "$TARTAN_WORK/n1/state/pods" "$1" "$2"
+}
+stray_rec=$(write_record ctr-stray eth0)
+keep_rec=$(write_record ctr-keep eth0)
+echo '{"containerID":"ctr-other","ifName":"eth0"}' >"$TARTAN_WORK/n1/state/pods/other.json"
 plugin_conf "$T/list-1.1.0.conflist" 0 \
-	--valid '[{"containerID":"ctr-g1","ifname":"eth0"},{"containerID":"ctr-g3","ifname":"eth0"}]' \
+	--valid '[{"containerID":"ctr-g1","ifname":"eth0"},{"containerID":"ctr-g3","ifname":"eth0"},{"containerID":"ctr-keep","ifname":"eth0"}]' \
 	>"$T/conf-gc.json"
 RUN_NODE=n1 tartan GC - "$T/conf-gc.json" "$T/gc.out"
 plugin_ok "GC listing g1 and g3 as valid succeeds, printing nothing" "$T/gc.out" 1 || true
+tap_is "$(test -e "$TARTAN_WORK/n1/state/pods/$stray_rec" && echo kept || echo removed) $(test -e "$TARTAN_WORK/n1/state/pods/$keep_rec" && echo kept || echo removed) $(test -e "$TARTAN_WORK/n1/state/pods/other.json" && echo kept || echo removed)" \
+	"removed kept kept" \
+	"GC: the record of an unlisted attachment without address goes; a listed one's and a file under another name stay" || true
+rm -f "$TARTAN_WORK/n1/state/pods/$keep_rec" "$TARTAN_WORK/n1/state/pods/other.json"
 tap_is "$(addr_files n1)" "$(printf '%s\n' "${pod_ip[g1]}" "${pod_ip[g3]}" | sort -V | paste -sd ' ')" \
 	"GC: exactly g1's and g3's address files are left" || true
 gc_host=$(host_end "$T/add-g2.json")
