@@ -36,6 +36,7 @@ struct curl_driver {
 	CURLM *multi;
 	ev_timer timer;
 	ev_timer kick;
+	unsigned kick_round;
 	int running;
 	struct tartan_etcd_client *client;
 };
@@ -44,6 +45,7 @@ struct sockinfo {
 	ev_io io;
 	curl_socket_t fd;
 	struct curl_driver *driver;
+	unsigned kicked; /* the kick round that poked it last (kick_timer_cb) */
 	struct sockinfo *prev, *next;
 };
 
@@ -171,12 +173,22 @@ static void kick_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct curl_driver *d = w->data;
 	struct tartan_etcd_client *c = d->client;
-	struct sockinfo *si, *next;
+	struct sockinfo *si;
 
-	for (si = c->sockets; si; si = next) {
-		next = si->next;
-		if (si->driver == d)
-			curl_multi_socket_action(d->multi, si->fd, CURL_CSELECT_IN, &d->running);
+	/*
+	 * A socket action may make curl close any connection (and free its sockinfo in
+	 * curl_socket_cb), the next one in the list too: no saved pointer survives it, so
+	 * each poke rescans from the head for a socket this round has not poked yet.
+	 */
+	d->kick_round++;
+	for (;;) {
+		for (si = c->sockets; si && (si->driver != d || si->kicked == d->kick_round);
+		     si = si->next)
+			;
+		if (!si)
+			break;
+		si->kicked = d->kick_round;
+		curl_multi_socket_action(d->multi, si->fd, CURL_CSELECT_IN, &d->running);
 	}
 	after_socket_action(c);
 }
