@@ -703,7 +703,7 @@ done
 tap_check "vxlan lease $CL1 deleted" ectl del "$(subnet_key "$CL1" "$VP")"
 for n in v1 v2; do
 	peers[$n]=${peers[$n]/" vx $CL1 192.0.2.46 $CL_MAC"/" vx $CL2 192.0.2.47 $CL_MAC"}
-	check_entries "$n" "$CL1 deleted: $CL2 programmed in its place" 5
+	check_entries "$n" "$CL1 deleted: $CL2 programmed in its place" 20
 done
 ping_matrix v1p0 v2p0
 
