@@ -971,14 +971,14 @@ out:
 	return r;
 }
 
-static bool attachment_is_listed(const struct tartan_ipam_entry *e,
-				 const struct tartan_ipam_attachment *valid, size_t n)
+bool tartan_ipam_attachment_listed(const struct tartan_ipam_attachment *valid, size_t n,
+				   const char *id, const char *ifname)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (!valid[i].id || strcmp(valid[i].id, e->id) != 0)
+		if (!valid[i].id || strcmp(valid[i].id, id) != 0)
 			continue;
 		/* a file holding the id alone belongs to any of its interfaces */
-		if (!e->ifname || (valid[i].ifname && strcmp(valid[i].ifname, e->ifname) == 0))
+		if (!ifname || (valid[i].ifname && strcmp(valid[i].ifname, ifname) == 0))
 			return true;
 	}
 	return false;
@@ -1016,7 +1016,7 @@ static int release_where(struct tartan_ipam *ipam, const struct tartan_ipam_atta
 		if (outside_only)
 			match[i] = e->state == TARTAN_IPAM_OUTSIDE;
 		else
-			match[i] = !attachment_is_listed(e, valid, n_valid);
+			match[i] = !tartan_ipam_attachment_listed(valid, n_valid, e->id, e->ifname);
 	}
 	r = scan_release(ipam, &s, match, &out, &n);
 out:

@@ -205,6 +205,14 @@ void tartan_ipam_entries_free(struct tartan_ipam_entry *entries, size_t n);
 bool tartan_ipam_attachment_is_valid(const char *id, const char *ifname);
 
 /*
+ * Whether (id, ifname) is one of the n valid attachments, as GC decides it:
+ * ifname NULL (a file holding the id alone, as host-local wrote before v0.8)
+ * matches any interface of id. Entries of valid with a NULL field match nothing.
+ */
+bool tartan_ipam_attachment_listed(const struct tartan_ipam_attachment *valid, size_t n,
+				   const char *id, const char *ifname);
+
+/*
  * Parses the content of an address file (len bytes, NULs included) as
  * host-local reads it: surrounding white space trimmed, then "ID\r\nIFNAME",
  * or "ID" alone (*ret_ifname NULL). -EBADMSG when it does not parse: empty,
