@@ -944,7 +944,7 @@ static int start_pods(struct daemon *d)
 static void stop_pods(struct daemon *d)
 {
 	ev_check_stop(d->loop, &d->pods_sync);
-	tartan_pods_sync(d->pods);
+	tartan_pods_sync(d->pods); /* says when it fails; the sync inside _free() cannot */
 	tartan_pods_free(d->pods);
 	d->pods = NULL;
 }

@@ -295,21 +295,36 @@ static void meta_remove(struct tartan_pods *p, const char *id, const char *ifnam
 }
 
 /* {"namespace","name"} of the attachment, or NULL */
-static json_t *meta_read(struct tartan_pods *p, const char *id, const char *ifname)
+/* The pod record in the file at path: a JSON object with string containerID and ifName
+ * (*ret_id and *ret_ifname, owned by it), or NULL when it is not one. */
+static json_t *record_load(const char *path, const char **ret_id, const char **ret_ifname)
 {
-	char *path = NULL, *buf = NULL;
+	char *buf = NULL;
 	json_t *o = NULL;
 	size_t len;
 
-	if (meta_path(p, id, ifname, &path) >= 0 &&
-	    tartan_file_read(path, META_FILE_MAX, &buf, &len) >= 0)
+	if (tartan_file_read(path, META_FILE_MAX, &buf, &len) >= 0)
 		o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
-	free(path);
 	free(buf);
-	if (!json_is_object(o) || !json_is_string(json_object_get(o, "containerID")) ||
-	    strcmp(json_string_value(json_object_get(o, "containerID")), id) != 0 ||
-	    !json_is_string(json_object_get(o, "ifName")) ||
-	    strcmp(json_string_value(json_object_get(o, "ifName")), ifname) != 0) {
+	*ret_id = json_string_value(json_object_get(o, "containerID"));
+	*ret_ifname = json_string_value(json_object_get(o, "ifName"));
+	if (!json_is_object(o) || !*ret_id || !*ret_ifname) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *meta_read(struct tartan_pods *p, const char *id, const char *ifname)
+{
+	const char *rid, *rifname;
+	char *path = NULL;
+	json_t *o = NULL;
+
+	if (meta_path(p, id, ifname, &path) >= 0)
+		o = record_load(path, &rid, &rifname);
+	free(path);
+	if (o && (strcmp(rid, id) != 0 || strcmp(rifname, ifname) != 0)) {
 		json_decref(o);
 		return NULL;
 	}
@@ -616,33 +631,17 @@ static int keep_foreign(struct tartan_pods *p, struct tartan_ipam_attachment **v
 	return 0;
 }
 
-static bool attachment_listed(const struct tartan_ipam_attachment *valid, size_t n, const char *id,
-			      const char *ifname)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(valid[i].id, id) == 0 && strcmp(valid[i].ifname, ifname) == 0)
-			return true;
-	return false;
-}
-
 /* The pod record at path, if it is one: its attachment, malloc'd. Only a record under its own
  * name (meta_path() of what it says) counts; anything else in the folder is left alone. */
 static int record_attachment(struct tartan_pods *p, const char *path, char **ret_id,
 			     char **ret_ifname)
 {
-	char *buf = NULL, *own = NULL;
 	const char *id, *ifname;
-	json_t *o = NULL;
-	size_t len;
+	json_t *o = record_load(path, &id, &ifname);
+	char *own = NULL;
 	int err;
 
-	err = tartan_file_read(path, META_FILE_MAX, &buf, &len);
-	if (err >= 0) {
-		o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
-		id = json_string_value(json_object_get(o, "containerID"));
-		ifname = json_string_value(json_object_get(o, "ifName"));
-		err = id && ifname ? meta_path(p, id, ifname, &own) : -EINVAL;
-	}
+	err = o ? meta_path(p, id, ifname, &own) : -EINVAL;
 	if (err >= 0 && strcmp(own, path) != 0)
 		err = -EINVAL;
 	if (err >= 0) {
@@ -656,7 +655,6 @@ static int record_attachment(struct tartan_pods *p, const char *path, char **ret
 	}
 	json_decref(o);
 	free(own);
-	free(buf);
 	return err;
 }
 
@@ -682,7 +680,7 @@ static void sweep_records(struct tartan_pods *p, const struct tartan_ipam_attach
 		if (asprintf(&path, "%s/%s", p->meta_dir, de->d_name) < 0)
 			break;
 		if (record_attachment(p, path, &id, &ifname) >= 0 &&
-		    !attachment_listed(valid, n_valid, id, ifname) &&
+		    !tartan_ipam_attachment_listed(valid, n_valid, id, ifname) &&
 		    tartan_ipam_find(p->ipam, id, ifname, &addr) == -ENOENT) {
 			host_ifname(id, ifname, host);
 			undo_link(p, host);
