@@ -83,6 +83,10 @@ struct tartan_flannel_registry {
 	/* a lease was refused because another held its VtepMAC: it is not cached, so when a
 	 * holder goes only a new list can find it (peers_watch_cb() lists again then) */
 	bool mac_refused, relist_wanted;
+	/* the peer watch was dropped for a list by choice (a VtepMAC freed, a compaction), not
+	 * lost: etcd is as reachable as before until that list or the watch after it fails
+	 * (peers_relist_later() for any other reason clears it) */
+	bool relist_by_choice;
 	ev_timer peers_timer;
 };
 
@@ -432,6 +436,7 @@ static void peers_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void peers_relist_later(struct tartan_flannel_registry *reg, double after_s)
 {
+	reg->relist_by_choice = false;
 	tartan_etcd_watch_free(reg->peers_watch);
 	reg->peers_watch = NULL;
 	ev_timer_stop(reg->loop, &reg->peers_timer);
@@ -473,6 +478,7 @@ static void peers_watch_cb(struct tartan_etcd_watch *w, const struct tartan_etcd
 			      "a lease whose VtepMAC another held may be usable now; listing the "
 			      "leases again");
 			peers_relist_later(reg, 1.);
+			reg->relist_by_choice = true;
 		}
 		break;
 	case TARTAN_ETCD_WATCH_PROGRESS:
@@ -482,6 +488,7 @@ static void peers_watch_cb(struct tartan_etcd_watch *w, const struct tartan_etcd
 		logf_(reg, TARTAN_FLANNEL_LOG_INFO, "peers-compacted",
 		      "peer watch: %s; listing the leases again", u->errmsg);
 		peers_relist_later(reg, 0.);
+		reg->relist_by_choice = true;
 		break;
 	case TARTAN_ETCD_WATCH_FAILED:
 		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "peers-watch", "peer watch: %s; retrying",
@@ -1277,6 +1284,9 @@ const char *tartan_flannel_registry_state(const struct tartan_flannel_registry *
 
 bool tartan_flannel_registry_connected(const struct tartan_flannel_registry *reg)
 {
+	/* a list by choice counts as connected until it or the watch after it fails (the
+	 * watch's first answer may wait behind a list of thousands of keys to go through) */
 	return tartan_etcd_watch_is_connected(reg->config_watch) &&
-	       (!reg->have_lease || tartan_etcd_watch_is_connected(reg->peers_watch));
+	       (!reg->have_lease || tartan_etcd_watch_is_connected(reg->peers_watch) ||
+		(reg->relist_by_choice && !tartan_etcd_watch_last_error(reg->peers_watch)));
 }

@@ -94,5 +94,5 @@ const struct tartan_flannel_peer *
 tartan_flannel_registry_peer(const struct tartan_flannel_registry *reg, size_t i);
 /* "waiting-for-config", "acquiring", "running" */
 const char *tartan_flannel_registry_state(const struct tartan_flannel_registry *reg);
-/* both watches connected */
+/* both watches connected (or the peer watch dropped for a list by choice, not failed) */
 bool tartan_flannel_registry_connected(const struct tartan_flannel_registry *reg);
