@@ -29,7 +29,9 @@
 #   without it after), the gateway .1, a default route via .1 and eth0 in the pod's
 #   namespace; the pod's eth0 holds the address (in n1's subnet, not .1), has cni0's MTU and
 #   a default route via .1 (any route protocol: tartand's is 84); the host end is a port of
-#   cni0; the IPAM file <ip> holds "<id>\r\neth0"; CHECK with the ADD result as prevResult
+#   cni0; the IPAM file <ip> holds "<id>\r\neth0"; the same ADD repeated without a DEL
+#   succeeds with the same address, leaving one host end and one address file (the same
+#   checks pass again); CHECK with the ADD result as prevResult
 #   succeeds (0.4.0 and later; for 0.3.1 it is refused with code 1, as the spec says); DEL
 #   succeeds, prints nothing, and removes the pod's eth0, the host end and the IPAM file;
 #   DEL again succeeds; a second pod's DEL without CNI_NETNS succeeds and removes the same;
@@ -519,6 +521,17 @@ for v in "${VERSIONS[@]}"; do
 		"$v: the result is a $v result (ips version: $ipv), gateway and default route via ${gw[n1]}" ||
 		tap_diag "result: $(cat "$T/add-$a.json")"
 	check_pod "$a" "$T/add-$a.json" "$v: pod $a"
+	# an ADD repeated without a DEL (a runtime retrying after a timeout) finds the host end
+	# there (EEXIST): it starts afresh, same address, one pair, one address file
+	tartan ADD "$a" "$T/conf-$v.json" "$T/add-again-$a.json"
+	plugin_ok "$v: ADD of pod $a repeated without a DEL succeeds" "$T/add-again-$a.json" ||
+		tap_bail "cannot go on without the pod"
+	tap_is "$(jval "$T/add-again-$a.json" 'd["ips"][0]["address"]' 2>&1) $(ports n1) $(addr_files n1)" \
+		"$(jval "$T/add-$a.json" 'd["ips"][0]["address"]') $(host_end "$T/add-$a.json") ${pod_ip[$a]}" \
+		"$v: the repeated ADD answers the same address; one host end on cni0, one address file" ||
+		true
+	check_pod "$a" "$T/add-again-$a.json" "$v: pod $a after the repeated ADD"
+	cp "$T/add-again-$a.json" "$T/add-$a.json"
 	host=$(host_end "$T/add-$a.json")
 	addr=${pod_ip[$a]}
 
