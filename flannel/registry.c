@@ -87,24 +87,60 @@ struct tartan_flannel_registry {
 	 * lost: etcd is as reachable as before until that list or the watch after it fails
 	 * (peers_relist_later() for any other reason clears it) */
 	bool relist_by_choice;
+	/* every unusable kv up to this etcd revision has had its log line (the last list's
+	 * revision, then each peer event's): a list again names only keys changed since, or
+	 * 50,000 junk keys would log 50,000 lines at every VtepMAC freed or compaction. 0
+	 * when our subnet moves, which changes what is usable (a lease over it). */
+	int64_t peers_logged_through;
+	/* set for a listed kv that had its line: peer_key_parse() and peer_from_kv() count
+	 * their skip in n_skips_quiet instead of logging it again */
+	bool skip_quiet;
+	size_t n_skips_quiet;
 	ev_timer peers_timer;
 };
 
 static void logf_(struct tartan_flannel_registry *reg, enum tartan_flannel_log_level level,
 		  const char *key, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static void logf_(struct tartan_flannel_registry *reg, enum tartan_flannel_log_level level,
-		  const char *key, const char *fmt, ...)
+static void vlogf_(struct tartan_flannel_registry *reg, enum tartan_flannel_log_level level,
+		   const char *key, const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void vlogf_(struct tartan_flannel_registry *reg, enum tartan_flannel_log_level level,
+		   const char *key, const char *fmt, va_list ap)
 {
 	char msg[768];
-	va_list ap;
 
 	if (!reg->ops->log)
 		return;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	reg->ops->log(level, key, msg, reg->userdata);
+}
+
+static void logf_(struct tartan_flannel_registry *reg, enum tartan_flannel_log_level level,
+		  const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlogf_(reg, level, key, fmt, ap);
+	va_end(ap);
+}
+
+static void log_skip(struct tartan_flannel_registry *reg, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* The warning for a kv that is not used as a peer, unless it had its line already */
+static void log_skip(struct tartan_flannel_registry *reg, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (reg->skip_quiet) {
+		reg->n_skips_quiet++;
+		return;
+	}
+	va_start(ap, fmt);
+	vlogf_(reg, TARTAN_FLANNEL_LOG_WARNING, key, fmt, ap);
+	va_end(ap);
 }
 
 /* --- small helpers ------------------------------------------------------------ */
@@ -173,15 +209,14 @@ static bool peer_key_parse(struct tartan_flannel_registry *reg, const struct tar
 	char buf[TARTAN_IP4_NET_STRLEN];
 
 	if (!subnet_key_parse(kv, ret)) {
-		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, kv->key.data,
-		      "skipping %.200s: not a subnet key", kv->key.data);
+		log_skip(reg, kv->key.data, "skipping %.200s: not a subnet key", kv->key.data);
 		return false;
 	}
 	if (!lease_key_parse(reg, kv, ret)) {
-		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, kv->key.data,
-		      "skipping %.200s: it names %s but is not the key flanneld writes for it, "
-		      "so it cannot stand for a lease of its own",
-		      kv->key.data, tartan_ip4_net_format(ret, buf));
+		log_skip(reg, kv->key.data,
+			 "skipping %.200s: it names %s but is not the key flanneld writes for it, "
+			 "so it cannot stand for a lease of its own",
+			 kv->key.data, tartan_ip4_net_format(ret, buf));
 		return false;
 	}
 	return true;
@@ -234,16 +269,16 @@ static bool peer_from_kv(struct tartan_flannel_registry *reg, const struct tarta
 	if (reg->have_lease && tartan_ip4_net_overlaps(&p.subnet, &reg->subnet)) {
 		/* our own key is no peer; anything else over our subnet is a bad lease */
 		if (!reg->key || strcmp(kv->key.data, reg->key) != 0)
-			logf_(reg, TARTAN_FLANNEL_LOG_WARNING, kv->key.data,
-			      "skipping lease %.200s: it overlaps our subnet", kv->key.data);
+			log_skip(reg, kv->key.data, "skipping lease %.200s: it overlaps our subnet",
+				 kv->key.data);
 		return false;
 	}
 	if (tartan_flannel_lease_value_parse(kv->value.data, kv->value.len, &p.attrs, &reason) <
 		    0 ||
 	    tartan_flannel_lease_check(reg->config, &p.subnet, &p.attrs, &reason) < 0 ||
 	    tartan_flannel_lease_check_not_ours(&reg->attrs, &p.attrs, &reason) < 0) {
-		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, kv->key.data, "skipping lease %.200s: %s",
-		      kv->key.data, reason ? reason : "out of memory");
+		log_skip(reg, kv->key.data, "skipping lease %.200s: %s", kv->key.data,
+			 reason ? reason : "out of memory");
 		free(reason);
 		return false;
 	}
@@ -465,6 +500,8 @@ static void peers_watch_cb(struct tartan_etcd_watch *w, const struct tartan_etcd
 			}
 			if (ev->type == TARTAN_ETCD_EVENT_PUT) {
 				peer_put(reg, &ev->kv);
+				if (ev->kv.mod_revision > reg->peers_logged_through)
+					reg->peers_logged_through = ev->kv.mod_revision;
 				continue;
 			}
 			if (lease_key_parse(reg, &ev->kv, &subnet) &&
@@ -525,10 +562,20 @@ static void peers_listed(int error, const char *errmsg, struct tartan_etcd_resul
 			return;
 		}
 	}
-	for (i = 0; i < res->n_kvs; i++)
+	reg->n_skips_quiet = 0;
+	for (i = 0; i < res->n_kvs; i++) {
+		reg->skip_quiet = res->kvs[i].mod_revision <= reg->peers_logged_through;
 		if ((!reg->key || strcmp(res->kvs[i].key.data, reg->key) != 0) &&
 		    peer_from_kv(reg, &res->kvs[i], &fresh[n]))
 			keys[n++] = res->kvs[i].key.data;
+	}
+	reg->skip_quiet = false;
+	if (reg->n_skips_quiet)
+		logf_(reg, TARTAN_FLANNEL_LOG_INFO, "relist-unchanged",
+		      "listing leases: skipped %zu unusable keys unchanged since their log line",
+		      reg->n_skips_quiet);
+	if (res->header.revision > reg->peers_logged_through)
+		reg->peers_logged_through = res->header.revision;
 	reg->mac_refused = false;
 	err = peers_drop_mac_clashes(reg, fresh, &n, keys);
 	free(keys);
@@ -645,6 +692,8 @@ static void lease_held(struct tartan_flannel_registry *reg, int64_t expiry_unix)
 	if (reg->ops->lease_acquired)
 		reg->ops->lease_acquired(reg, &reg->subnet, reg->userdata);
 	if (moved) {
+		/* a lease over the new subnet is unusable now, one over the old usable */
+		reg->peers_logged_through = 0;
 		/* the node now holding our old subnet is in no peer event to come: its put
 		 * went to own_key_event while the key was ours. Read the peers again from
 		 * the list the new subnet was chosen from, and watch on from there. */

@@ -49,8 +49,10 @@
 # again into all of it (its first list has v1's lease and the newer one with v1's VtepMAC)
 # programs only the valid peers and its pod pings v1's; of two vxlan leases with one
 # VtepMAC (as cloned VMs would write) only the older is programmed, with a log line for the
-# other, which is programmed within 5 s once the older is deleted; a log line names each
-# hostile key (and a junk key of the flood); SIGTERM ends every daemon with exit status 0.
+# other, which is programmed within 5 s once the older is deleted, and the list that finds
+# it logs no junk key again (it had its line: one line says how many were skipped so); a
+# log line names each hostile key (and a junk key of the flood); SIGTERM ends every daemon
+# with exit status 0.
 #
 # n3 joins through a reservation because the whole-network lease overlaps every subnet:
 # for allocation it is a lease like any other (flannel-compat.md 2, step d), so a new node
@@ -257,6 +259,14 @@ log_names()
 	local out k=${2:0:200}
 	out=$(tlog "$1") || return 1
 	LC_ALL=C grep -aqF -- "$k" <<<"$out"
+}
+
+# junk_key_lines NODE: how many lines of the node's log skip $JUNK_KEY
+junk_key_lines()
+{
+	local out
+	out=$(tlog "$1") || return 1
+	LC_ALL=C grep -acF -- "skipping $JUNK_KEY: " <<<"$out" || true
 }
 
 # rss_kib NODE [FIELD]: VmRSS (or FIELD, e.g. VmHWM, the peak) of the node's daemon, in KiB
@@ -705,6 +715,12 @@ for n in v1 v2; do
 		wait_until 5 tlog_has "$n" "${VP}/subnets/${CL2/\//-}: its VtepMAC $CL_MAC is the one" || true
 	check_entries "$n" "$CL1 keeps its VtepMAC, nothing for $CL2" 1
 done
+# the list after the delete holds every junk key, unchanged since its log line: no line again
+JUNK_KEY=$VP/subnets/junk-$((FLOOD_N / 5 - 1))
+declare -A junk_lines
+for n in v1 v2; do
+	junk_lines[$n]=$(junk_key_lines "$n")
+done
 tap_check "vxlan lease $CL1 deleted" ectl del "$(subnet_key "$CL1" "$VP")"
 for n in v1 v2; do
 	peers[$n]=${peers[$n]/" vx $CL1 192.0.2.46 $CL_MAC"/" vx $CL2 192.0.2.47 $CL_MAC"}
@@ -712,6 +728,10 @@ for n in v1 v2; do
 	# the peer watch was dropped for that list on purpose: etcd was never lost
 	tap_check "$n: the list after $CL1 went is not logged as a lost etcd watch" \
 		log_lacks "$n" "lost the etcd watch stream" || true
+	tap_check "$n: that list says it skipped the unusable keys it logged before" \
+		tlog_has "$n" "skipped [0-9]+ unusable keys unchanged since their log line" || true
+	tap_is "$(junk_key_lines "$n")" "${junk_lines[$n]}" \
+		"$n: that list logs no line again for the junk key $JUNK_KEY" || true
 done
 ping_matrix v1p0 v2p0
 
