@@ -491,12 +491,33 @@ const char *tartan_etcd_cause_name(enum tartan_etcd_cause cause)
 	return (unsigned)cause < TARTAN_ETCD_CAUSE_MAX ? names[cause] : NULL;
 }
 
-/* A connection-level failure on endpoint idx: later requests go elsewhere. */
+/*
+ * A connection-level failure on endpoint idx: later requests go elsewhere, and so do the
+ * watch streams on it. A member that hangs (SIGSTOP, a frozen VM) keeps its connections
+ * open, since its kernel still answers for it: a watch stream there falls silent and never
+ * fails by itself, while requests to it time out. So the first such failure moves the
+ * watches too, each resuming after the last revision it delivered (nothing missed or
+ * repeated). The move waits for the loop's next turn: this runs inside curl's completion
+ * handling, where a transfer must not be torn down.
+ */
 static void endpoint_failed(struct tartan_etcd_client *c, size_t idx)
 {
-	if (c->n_endpoints > 1 && c->current == idx) {
-		c->current = (idx + 1) % c->n_endpoints;
-		c->stats.failovers++;
+	struct tartan_etcd_watch *w;
+
+	if (c->n_endpoints <= 1 || c->current != idx)
+		return;
+	c->current = (idx + 1) % c->n_endpoints;
+	c->stats.failovers++;
+	for (w = c->watches; w; w = w->next) {
+		if (!w->running || w->stopped || w->t.endpoint != idx)
+			continue;
+		snprintf(w->last_error, sizeof(w->last_error),
+			 "etcd %s failed a request: the watch moves to %s", c->endpoints[idx],
+			 c->endpoints[c->current]);
+		c->stats.watch_reconnects++;
+		ev_timer_stop(c->loop, &w->reconnect_timer);
+		ev_timer_set(&w->reconnect_timer, 0., 0.);
+		ev_timer_start(c->loop, &w->reconnect_timer);
 	}
 }
 
@@ -1141,6 +1162,8 @@ retry:
 static void watch_done(struct tartan_etcd_watch *w, CURLcode rc)
 {
 	struct tartan_etcd_client *c = w->client;
+	size_t endpoint = w->t.endpoint;
+	bool failed = false;
 	long status = 0;
 
 	curl_easy_getinfo(w->t.easy, CURLINFO_RESPONSE_CODE, &status);
@@ -1153,8 +1176,7 @@ static void watch_done(struct tartan_etcd_watch *w, CURLcode rc)
 		transfer_count_error(c, &w->t, cause_from_curl(rc));
 		snprintf(w->last_error, sizeof(w->last_error), "etcd %s/v3/watch: %s",
 			 c->endpoints[w->t.endpoint], transfer_curl_error(&w->t, rc));
-		if (rc != CURLE_WRITE_ERROR)
-			endpoint_failed(c, w->t.endpoint);
+		failed = rc != CURLE_WRITE_ERROR;
 	} else if (status != 200) {
 		char *message = NULL;
 		int code = 0;
@@ -1170,13 +1192,15 @@ static void watch_done(struct tartan_etcd_watch *w, CURLcode rc)
 			free(c->token);
 			c->token = NULL;
 		}
-		if (status >= 500)
-			endpoint_failed(c, w->t.endpoint);
+		failed = status >= 500;
 	} else if (!w->last_error[0]) {
 		snprintf(w->last_error, sizeof(w->last_error), "etcd %s closed the watch stream",
 			 c->endpoints[w->t.endpoint]);
 	}
+	/* stopped first: endpoint_failed() moves the other watches on that endpoint */
 	watch_stop_transfer(w);
+	if (failed)
+		endpoint_failed(c, endpoint);
 	watch_schedule_reconnect(w);
 }
 

@@ -12,8 +12,10 @@
  * the client and freed after the callback returns; a callback that wants to
  * keep it moves its fields out and zeroes them.
  *
- * Endpoints: requests go to the current endpoint; a connection error or a 5xx
- * answer moves the client to the next one. Idempotent requests (range, lease
+ * Endpoints: requests go to the current endpoint; a connection error, a timeout
+ * without an answer or a 5xx answer moves the client to the next one, and with it
+ * the watch streams on the failed endpoint (a hung member keeps them open and
+ * silent), each resuming after its last delivered revision. Idempotent requests (range, lease
  * grant/keepalive/timetolive, authenticate, status) and any request that
  * never reached a server are retried with backoff within the request's
  * attempt budget. With username/password set, the client authenticates first

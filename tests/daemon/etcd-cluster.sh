@@ -15,7 +15,13 @@
 #     replayed watch event would show); n1 routes to every new lease; `ip monitor route` in
 #     n1 and n2 through all of it shows the 24 new routes added and no route of tartan's
 #     (proto 84) deleted.
-#  2. No quorum: the two members n1 does not talk to are killed (SIGKILL) for 60 s. n1's
+#  2. A hung member: the member n1 talks to gets SIGSTOP. Its kernel keeps the connections
+#     open, so n1's watch stream on it falls silent without failing. A peer lease put then
+#     through the two others is routed by n1 within 30 s (measured: the first request that
+#     times out on the hung member, a quorum read every 5 s with a 5 s timeout, moves the
+#     watches too), n1 is connected to another member and not degraded, and the lease's
+#     "peer S at" line is in n1's log once. The member gets SIGCONT and rejoins.
+#  3. No quorum: the two members n1 does not talk to are killed (SIGKILL) for 60 s. n1's
 #     watch stays connected to the lone member, which has no leader: tartand must notice
 #     from its quorum reads. Within 25 s `tartanctl status` says "Health: degraded" with a
 #     reason, --json has degraded true and degraded_reason, /readyz answers 503 "not
@@ -23,7 +29,7 @@
 #     with no loss, the routes of n1 and n2 are what they were, and `ip monitor route` shows
 #     no deletion of a proto 84 route. The members come back: within 20 s status is "ok"
 #     and /readyz 200, and a peer lease put then is routed by n1 within 5 s.
-#  3. All members down for longer than the lease TTL: n1 restarts with the test-only
+#  4. All members down for longer than the lease TTL: n1 restarts with the test-only
 #     --subnet-lease-ttl 5 (same subnet, from subnet.env), the whole cluster is killed for
 #     9 s, then started again: within 30 s n1 holds the same subnet (status, subnet.env, its
 #     key in etcd with its value on a lease of 5 s) and no daemon exited.
@@ -296,7 +302,46 @@ tap_is "$(netns_exec n2 ip -4 route show "${subnet[n1]}" proto 84)" "$route_n2_b
 etcd_restart "$victim" || tap_bail "could not restart $victim"
 
 # ---------------------------------------------------------------------------------------------
-# 2. no quorum for 60 s: the two members n1 does not talk to die
+# 2. the member n1 talks to hangs: SIGSTOP, its connections stay open and silent
+
+wait_until 10 tstatus_is n1 etcd_connected true || true
+hung=$(member_now n1)
+tap_like "$hung" '^m[123]$' "hung member: n1 talks to $hung" || true
+awake=()
+for m in m1 m2 m3; do
+	[[ $m == "$hung" ]] || awake+=("$m")
+done
+hung_subnet=10.5.${free_octets[26]}.0/24
+t_stop=$EPOCHREALTIME
+etcd_pause "$hung" || tap_bail "could not SIGSTOP $hung"
+# when the hung member led the cluster, puts time out until the two others have elected
+# another leader
+put_awake()
+{
+	ectl_on "${awake[@]}" -- put "$(subnet_key "$hung_subnet")" "$(lease_value 192.0.2.126)"
+}
+tap_check "hung member: a peer lease can be put through ${awake[*]}" wait_until 30 put_awake || true
+if wait_until 30 has_route n1 "$hung_subnet"; then
+	tap_ok "hung member: n1 routes a peer lease put while $hung hangs ($(elapsed "$t_stop") s after its SIGSTOP)"
+else
+	tap_fail "hung member: n1 routes a peer lease put while $hung hangs, within 30 s" \
+		"status: $(tstatus n1 2>&1)" "log: $(tlog n1 | tail -5)"
+fi
+tap_check "hung member: n1 is connected to another member" \
+	wait_until 10 connected_elsewhere n1 "$hung" || true
+tap_is "$(tstatus n1 degraded)" false "hung member: n1 is not degraded (two members hold the quorum)" ||
+	true
+tap_is "$(tlog n1 | grep -cF "peer $hung_subnet at " || true)" 1 \
+	"hung member: the lease reached n1's watch once" || true
+etcd_resume "$hung" || tap_bail "could not SIGCONT $hung"
+member_healthy()
+{
+	ectl_on "$hung" -- endpoint health >/dev/null 2>&1
+}
+wait_until 30 member_healthy || tap_bail "$hung is not healthy again after SIGCONT"
+
+# ---------------------------------------------------------------------------------------------
+# 3. no quorum for 60 s: the two members n1 does not talk to die
 
 wait_until 10 tstatus_is n1 etcd_connected true || true
 lone=$(member_now n1)
@@ -389,7 +434,7 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
-# 3. the whole cluster down for longer than the lease TTL
+# 4. the whole cluster down for longer than the lease TTL
 
 tartand_stop n1 TERM || true
 tap_is "$TARTAND_RC" 0 "TTL: n1 stops with exit status 0 on SIGTERM" || true

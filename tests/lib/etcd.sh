@@ -16,6 +16,7 @@
 #	etcd_cluster_start [--progress-notify DUR] NAME SIZE [-- ...]  members NAME1..NAMEsize
 #	etcd_kill [-9] [NAME]     etcd_restart [-9] [NAME]     etcd_stop_all [-9]
 #	etcd_cluster_restart NAME (every stopped member of cluster NAME at once)
+#	etcd_pause NAME / etcd_resume NAME (SIGSTOP / SIGCONT: a member that hangs)
 #	etcd_endpoint [NAME]      etcd_pids                    etcd_dump_logs
 #   Variables, for the instance last started or restarted and, with a _NAME suffix, for NAME:
 #	ETCD_NAME ETCD_ENDPOINT ETCD_PID ETCD_DATA_DIR ETCD_LOG ETCD_CLIENT_PORT ETCD_PEER_PORT
@@ -210,6 +211,8 @@ _kill_pids()
 	(($#)) || return 0
 	for pid in "$@"; do
 		kill -s "$sig" "$pid" 2>/dev/null
+		# a paused one (etcd_pause) acts on the signal only once it runs again
+		[[ $sig == KILL ]] || kill -s CONT "$pid" 2>/dev/null
 	done
 	deadline=$((SECONDS + 10))
 	while :; do
@@ -603,6 +606,35 @@ etcd_kill()
 	_ETCD_PID[$name]=""
 	_ETCD_STATE[$name]=stopped
 	echo "=== tartan test: etcd '$name' (pid $pid) stopped with SIG$sig $(date +%T.%N) ===" \
+		>>"${_ETCD_DIR[$name]}/etcd.log"
+}
+
+# etcd_pause NAME, etcd_resume NAME: SIGSTOP and SIGCONT of instance NAME, by its PID: a
+# member that hangs with its connections open (its kernel still accepts and acknowledges).
+# A paused instance still counts as running; etcd_kill and the EXIT trap wake it first.
+etcd_pause()
+{
+	_etcd_signal STOP "$1"
+}
+
+etcd_resume()
+{
+	_etcd_signal CONT "$1"
+}
+
+_etcd_signal()
+{
+	local -
+	set +e
+	local name pid
+	name=$(_etcd_resolve_name "$2") || return 1
+	pid=${_ETCD_PID[$name]:-}
+	if [[ -z $pid ]]; then
+		echo "etcd_pause/etcd_resume: etcd '$name' is not running" >&2
+		return 1
+	fi
+	kill -s "$1" "$pid" || return 1
+	echo "=== tartan test: etcd '$name' (pid $pid) got SIG$1 $(date +%T.%N) ===" \
 		>>"${_ETCD_DIR[$name]}/etcd.log"
 }
 
