@@ -534,6 +534,31 @@ static json_t *pod_del(struct tartan_pods *p, const struct cni_request *r)
 	return cni_ok(json_object());
 }
 
+/* The default route ADD made in the pod (pod_side_setup()), as the bridge plugin's CHECK
+ * verifies the result's routes: without it the pod reaches nothing beyond its subnet. */
+static json_t *check_default_route(struct tartan_pods *p, struct tartan_nl *pod,
+				   const char *ifname, int index)
+{
+	char gw[TARTAN_IP4_ADDR_STRLEN];
+	struct tartan_nl_route *routes = NULL;
+	bool found = false;
+	size_t n = 0;
+	int err;
+
+	err = tartan_nl_route_dump(pod, RTPROT_BOOT, &routes, &n);
+	if (err < 0)
+		return netlink_error(pod, err, "listing the pod's routes");
+	for (size_t i = 0; i < n; i++)
+		found |= routes[i].dst.len == 0 && routes[i].gateway == p->gateway &&
+			 routes[i].ifindex == index;
+	free(routes);
+	if (!found)
+		return cni_error(TARTAN_CNI_ERR_UNKNOWN_CONTAINER, ifname,
+				 "the pod has no default route via %s on %s",
+				 tartan_ip4_addr_format(p->gateway, gw), ifname);
+	return cni_ok(json_object());
+}
+
 static json_t *pod_check(struct tartan_pods *p, const struct cni_request *r)
 {
 	struct tartan_ip4_net *addrs = NULL;
@@ -578,7 +603,7 @@ static json_t *pod_check(struct tartan_pods *p, const struct cni_request *r)
 				   "the pod's interface %s does not hold %s/%u", r->ifname,
 				   tartan_ip4_addr_format(addr, ip), p->subnet.len);
 	else
-		answer = cni_ok(json_object());
+		answer = check_default_route(p, pod, r->ifname, index);
 	free(addrs);
 	tartan_nl_free(pod);
 	close(fd);

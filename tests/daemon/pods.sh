@@ -28,11 +28,13 @@
 #   on n1: ADD prints a result of that version (ips[] with "version":"4" for 0.3.1 and 0.4.0,
 #   without it after), the gateway .1, a default route via .1 and eth0 in the pod's
 #   namespace; the pod's eth0 holds the address (in n1's subnet, not .1), has cni0's MTU and
-#   a default route via .1 (any route protocol: tartand's is 84); the host end is a port of
+#   a default route via .1 (any route protocol: tartand's is boot); the host end is a port of
 #   cni0; the IPAM file <ip> holds "<id>\r\neth0"; the same ADD repeated without a DEL
 #   succeeds with the same address, leaving one host end and one address file (the same
 #   checks pass again); CHECK with the ADD result as prevResult
-#   succeeds (0.4.0 and later; for 0.3.1 it is refused with code 1, as the spec says); DEL
+#   succeeds (0.4.0 and later; for 0.3.1 it is refused with code 1, as the spec says), fails
+#   with code 3 and a message naming the route once the pod's default route is deleted, and
+#   succeeds again once it is back; DEL
 #   succeeds, prints nothing, and removes the pod's eth0, the host end and the IPAM file;
 #   DEL again succeeds; a second pod's DEL without CNI_NETNS succeeds and removes the same;
 #   afterwards cni0 has no port and the store no address file. STATUS (1.1.0) succeeds,
@@ -546,6 +548,19 @@ for v in "${VERSIONS[@]}"; do
 		tartan CHECK "$a" "$T/conf-$v-prev.json" "$T/check-$a.out"
 		plugin_ok "$v: CHECK with the ADD result as prevResult succeeds, printing nothing" \
 			"$T/check-$a.out" 1 || true
+		# drift in the pod: its default route deleted, CHECK says so; put back, it passes
+		ip -n "${pod_ns[$a]}" -4 route del default || tap_fail "$v: cannot delete $a's default route"
+		tartan CHECK "$a" "$T/conf-$v-prev.json" "$T/check-noroute-$a.out"
+		plugin_err "$v: CHECK of pod $a without its default route fails with code 3" \
+			"$T/check-noroute-$a.out" 3 || true
+		tap_like "$(jval "$T/check-noroute-$a.out" 'd["msg"]' 2>&1)" \
+			"^the pod has no default route via ${gw[n1]//./\\.} on eth0$" \
+			"$v: CHECK's message names the missing route" || true
+		ip -n "${pod_ns[$a]}" -4 route add default via "${gw[n1]}" dev eth0 proto boot ||
+			tap_fail "$v: cannot put $a's default route back"
+		tartan CHECK "$a" "$T/conf-$v-prev.json" "$T/check-$a.out"
+		plugin_ok "$v: CHECK succeeds again with the default route back" "$T/check-$a.out" 1 ||
+			true
 		delconf=$T/conf-$v-prev.json
 	fi
 	tartan DEL "$a" "$delconf" "$T/del-$a.out"
