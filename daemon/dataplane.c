@@ -42,6 +42,14 @@ struct tartan_dataplane {
 
 	/* what the last sync saw, to tell which notifications concern us */
 	int bridge_index, vxlan_index;
+	/* the bridge's ports as last seen, from the notifications and each sync: a port leaves
+	 * this set when it is deleted or put on another master, not when it loses its master,
+	 * since deleting the bridge releases every port before the bridge goes. So when the
+	 * bridge is made again they are put back on it, and the pods behind them reach out
+	 * again without a new ADD. */
+	int *ports;
+	size_t n_ports, cap_ports;
+	bool port_hairpin;   /* kubenet hairpin-veth: a port put back gets hairpin again */
 	int accept_ra_index; /* the device whose accept_ra we turned off */
 	bool iface_up;
 
@@ -136,8 +144,89 @@ static bool bridge_mac_is_kept(const char *name)
 	return !ours;
 }
 
+static void keep_first_error(int *err, int r)
+{
+	if (r < 0 && *err >= 0)
+		*err = r; /* go on: one bad peer does not keep the others out */
+}
+
+static bool ports_has(const struct tartan_dataplane *dp, int index)
+{
+	for (size_t i = 0; i < dp->n_ports; i++)
+		if (dp->ports[i] == index)
+			return true;
+	return false;
+}
+
+static void ports_append(struct tartan_dataplane *dp, int index)
+{
+	if (dp->n_ports == dp->cap_ports) {
+		size_t cap = dp->cap_ports ? 2 * dp->cap_ports : 16;
+		int *p = realloc(dp->ports, cap * sizeof(*p));
+
+		if (!p)
+			return; /* that port is not put back if the bridge is remade: no worse */
+		dp->ports = p;
+		dp->cap_ports = cap;
+	}
+	dp->ports[dp->n_ports++] = index;
+}
+
+static void ports_add(struct tartan_dataplane *dp, int index)
+{
+	if (!ports_has(dp, index))
+		ports_append(dp, index);
+}
+
+static void ports_remove(struct tartan_dataplane *dp, int index)
+{
+	for (size_t i = 0; i < dp->n_ports; i++)
+		if (dp->ports[i] == index) {
+			dp->ports[i] = dp->ports[--dp->n_ports];
+			return;
+		}
+}
+
+/*
+ * The bridge was made again (old_index gone): every remembered port that still exists
+ * without a master goes back on it. Then the set becomes the bridge's ports as they are.
+ */
+static int sync_ports(struct tartan_dataplane *dp, int old_index, size_t *changes)
+{
+	struct tartan_nl_link *links = NULL;
+	size_t n = 0, put_back = 0;
+	int err, r = 0;
+
+	err = tartan_nl_link_list(dp->nl, &links, &n);
+	if (err < 0)
+		return err;
+	for (size_t i = 0; old_index && old_index != dp->bridge_index && i < n; i++) {
+		if (links[i].master || !ports_has(dp, links[i].index))
+			continue;
+		err = tartan_nl_link_attach(dp->nl, links[i].index, dp->bridge_index);
+		if (err >= 0 && dp->port_hairpin)
+			err = tartan_nl_port_set_hairpin(dp->nl, links[i].index, true);
+		keep_first_error(&r, err);
+		if (err >= 0) {
+			links[i].master = dp->bridge_index;
+			put_back++;
+		}
+	}
+	if (put_back)
+		tartan_log_info("%s was made again: %zu port%s put back on it", dp->bridge,
+				put_back, put_back == 1 ? "" : "s");
+	*changes += put_back;
+	dp->n_ports = 0; /* the kernel lists each link once */
+	for (size_t i = 0; i < n; i++)
+		if (links[i].master && links[i].master == dp->bridge_index)
+			ports_append(dp, links[i].index);
+	free(links);
+	return r;
+}
+
 static int sync_bridge(struct tartan_dataplane *dp, size_t *changes)
 {
+	int old_index = dp->bridge_index;
 	struct tartan_ip4_net gw = {
 		.addr = tartan_ip4_net_first_host(&dp->subnet),
 		.len = dp->subnet.len,
@@ -158,7 +247,9 @@ static int sync_bridge(struct tartan_dataplane *dp, size_t *changes)
 				      &dp->bridge_index);
 	if (err < 0)
 		return err;
-	return sync_link_addr(dp, dp->bridge_index, dp->bridge, &gw, changes);
+	err = sync_link_addr(dp, dp->bridge_index, dp->bridge, &gw, changes);
+	keep_first_error(&err, sync_ports(dp, old_index, changes));
+	return err;
 }
 
 /*
@@ -382,12 +473,6 @@ static bool neigh_same_v(const void *a, const void *b)
 	return neigh_same(a, b);
 }
 
-static void keep_first_error(int *err, int r)
-{
-	if (r < 0 && *err >= 0)
-		*err = r; /* go on: one bad peer does not keep the others out */
-}
-
 static bool have_vxlan(const struct tartan_dataplane *dp)
 {
 	return dp->vxlan_name[0] && dp->vxlan_index > 0;
@@ -560,6 +645,13 @@ static void on_event(const struct tartan_nl_event *e, void *userdata)
 {
 	struct event_ctx *c = userdata;
 
+	if (e->kind == TARTAN_NL_EVENT_LINK && c->dp->bridge_index) {
+		if (e->deleted || (e->master && e->master != c->dp->bridge_index))
+			ports_remove(c->dp, e->ifindex);
+		else if (e->master == c->dp->bridge_index)
+			ports_add(c->dp, e->ifindex);
+	}
+
 	if (!c->relevant && event_concerns_us(c->dp, e))
 		c->relevant = true;
 }
@@ -632,6 +724,7 @@ void tartan_dataplane_free(struct tartan_dataplane *dp)
 	ev_io_stop(dp->loop, &dp->monitor_io);
 	tartan_nl_monitor_free(dp->monitor);
 	tartan_nl_free(dp->nl);
+	free(dp->ports);
 	free(dp->bridge);
 	free(dp->state_dir);
 	free(dp);
@@ -767,8 +860,10 @@ void tartan_dataplane_set_node(struct tartan_dataplane *dp, const struct tartan_
 }
 
 void tartan_dataplane_set_kubenet(struct tartan_dataplane *dp,
-				  const struct tartan_ip4_net *pod_cidr, unsigned mtu, bool promisc)
+				  const struct tartan_ip4_net *pod_cidr, unsigned mtu, bool promisc,
+				  bool port_hairpin)
 {
+	dp->port_hairpin = port_hairpin;
 	dp->backend = (struct tartan_flannel_backend){ 0 };
 	dp->vxlan_name[0] = '\0';
 	dp->mtu = mtu;

@@ -7,7 +7,9 @@
  * difference. A sync runs right after every peer or lease change, after every
  * netlink notification that touches what we keep (someone deleted a route,
  * the device, the bridge's address: repaired within the loop pass), after a
- * monitor overflow, and every resync interval in any case.
+ * monitor overflow, and every resync interval in any case. A bridge deleted is
+ * made again with the ports it had (the pods' host ends), so pods need no new
+ * ADD.
  */
 #pragma once
 
@@ -52,11 +54,12 @@ void tartan_dataplane_set_node(struct tartan_dataplane *dp, const struct tartan_
  * mtu and the gateway of pod_cidr, and every other IPv4 address on it is removed (as
  * kubenet's clearBridgeAddressesExcept; an old pod CIDR's gateway would make the bridge
  * plugin fail), promiscuous mode on when promisc. Routes of tartan's protocol left from
- * flannel mode are removed: no peer wants them.
+ * flannel mode are removed: no peer wants them. port_hairpin (hairpin-veth): a port put
+ * back on a bridge made again gets hairpin mode again.
  */
 void tartan_dataplane_set_kubenet(struct tartan_dataplane *dp,
-				  const struct tartan_ip4_net *pod_cidr, unsigned mtu,
-				  bool promisc);
+				  const struct tartan_ip4_net *pod_cidr, unsigned mtu, bool promisc,
+				  bool port_hairpin);
 
 /* Peers or our lease changed: sync soon. */
 void tartan_dataplane_changed(struct tartan_dataplane *dp);

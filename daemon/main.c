@@ -1070,7 +1070,8 @@ static int start_kubenet(struct daemon *d)
 	err = forwarding_enable(d);
 	if (err < 0)
 		return err;
-	tartan_dataplane_set_kubenet(d->dataplane, &d->pod_cidr, d->mtu, promisc);
+	tartan_dataplane_set_kubenet(d->dataplane, &d->pod_cidr, d->mtu, promisc,
+				     d->opts->hairpin_mode == TARTAN_HAIRPIN_VETH);
 	tartan_pods_set_hairpin(d->pods, d->opts->hairpin_mode == TARTAN_HAIRPIN_VETH);
 	/* a pod CIDR other than the last run's: the old one's addresses are released */
 	err = tartan_pods_set_node(d->pods, &d->pod_cidr, d->mtu);

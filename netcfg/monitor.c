@@ -126,6 +126,7 @@ static bool parse_link(const struct nlmsghdr *h, struct tartan_nl_event *e)
 {
 	const struct rtattr *tb[IFLA_MAX + 1];
 	struct ifinfomsg ifi;
+	uint32_t master;
 
 	if (!attrs_parse(h, sizeof(ifi), tb, IFLA_MAX))
 		return false;
@@ -138,6 +139,8 @@ static bool parse_link(const struct nlmsghdr *h, struct tartan_nl_event *e)
 	e->ifindex = ifi.ifi_index;
 	e->flags = ifi.ifi_flags;
 	(void)rta_u32(tb[IFLA_MTU], &e->mtu);
+	if (rta_u32(tb[IFLA_MASTER], &master))
+		e->master = (int)master;
 	if (tb[IFLA_IFNAME]) {
 		size_t n = RTA_PAYLOAD(tb[IFLA_IFNAME]);
 

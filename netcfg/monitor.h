@@ -40,6 +40,7 @@ struct tartan_nl_event {
 	char name[IF_NAMESIZE]; /* link: its name ("" when absent) */
 	unsigned flags;		/* link: ifi_flags (IFF_UP...) */
 	unsigned mtu;		/* link: IFLA_MTU, 0 when absent */
+	int master;		/* link: IFLA_MASTER, the bridge it is a port of; 0 none */
 	uint8_t protocol;	/* route */
 	uint32_t table;		/* route */
 	/* route: destination; address: address/prefix; neighbour: ip/32 */

@@ -14,8 +14,9 @@
 # kubenet conf, the tartan list and the rkt conf name the bridge, the range and the MTU, and
 # hairpinMode follows --hairpin-mode, as the bridge's promiscuous mode does; pods attached
 # through the rkt conf by Debian's bridge + host-local and through the tartan plugin reach
-# each other across the nodes; a tartan pod's port has hairpin on in n1; kubenet's masquerade
-# rule is in table ip tartan-ipv4: a pod's traffic reaches the outside from the node's
+# each other across the nodes; a tartan pod's port has hairpin on in n1; cbr0 deleted by hand in
+# n1 is made again with both pods' ports, hairpin on again, and the pods reach n2's; kubenet's
+# masquerade rule is in table ip tartan-ipv4: a pod's traffic reaches the outside from the node's
 # address, and a pod on the other node sees the pod's own address; the table deleted by hand
 # is back within a few resyncs; a table of others is untouched. Then n1 is restarted with
 # 10.244.3.0/24 (the cloud route moved too): the bridge holds exactly 10.244.3.1/24, the
@@ -193,6 +194,31 @@ for pair in a:c a:d b:c b:d c:a d:b; do
 done
 tap_like "$(netns_exec n1 bridge -d link show dev "${PODHOST[b]}")" 'hairpin on' \
 	"n1: the tartan pod's port has hairpin on"
+
+# -- cbr0 deleted by hand: made again with both pods' ports, hairpin on again (hairpin-veth)
+cbr0_ports()
+{
+	netns_exec n1 ip -o link show master cbr0 | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' |
+		sort | paste -sd ' '
+}
+ports_n1=$(cbr0_ports)
+tap_like "$ports_n1" '^[^ ]+ [^ ]+$' "n1: cbr0 has the two pods' ports ($ports_n1)"
+cbr0_back()
+{
+	bridge_addrs_are n1 10.244.1.1/24 && [[ $(cbr0_ports) == "$ports_n1" ]]
+}
+netns_exec n1 ip link del cbr0
+tap_check "n1: cbr0 deleted by hand is made again with 10.244.1.1/24 and both ports" \
+	wait_until 20 cbr0_back
+for p in $ports_n1; do
+	tap_like "$(netns_exec n1 bridge -d link show dev "$p")" 'hairpin on' \
+		"n1: port $p has hairpin on again"
+done
+for pair in a:c b:d; do
+	x=${pair%:*} y=${pair#*:}
+	tap_check "pod $x reaches pod $y again after cbr0 was made again" \
+		wait_until 5 pod_ping "$x" "${PODIP[$y]}"
+done
 
 # -- masquerade, kubenet's rule
 tap_like "$(netns_exec n1 nft list table ip tartan-ipv4)" \

@@ -14,7 +14,8 @@
 # before the change; not asserted, as speed is bench/'s, but a wait far below the resync):
 # - host-gw, in h1: tartan's route to h2's subnet deleted -> back; cni0's address replaced by
 #   another address of the network (10.5.0.1/24) -> cni0 holds exactly <subnet>.1/24 again;
-#   cni0's address deleted -> back; after each, h1's pod pings h2's;
+#   cni0's address deleted -> back; cni0 deleted -> made again, with its address and h1's
+#   pod's host end back on it (the log says so); after each, h1's pod pings h2's;
 # - vxlan, in v1: the neigh entry of v2 deleted -> back; the fdb entry of v2 deleted -> back;
 #   tartan's route to v2's subnet deleted -> back (each: v1's neigh, fdb and proto 84 routes
 #   are exactly its peers' again); flannel.1 deleted -> made again with the same MAC, the same
@@ -268,6 +269,26 @@ pod_ping_check h1p0 h2p0 "after the bridge address repair"
 hand "h1: cni0's $gw deleted by hand" netns_exec h1 ip addr del "$gw" dev cni0 || true
 within 1 "h1: cni0 holds exactly $gw again" 'bridge_diag h1' addrs_are h1 cni0 "$gw"
 pod_ping_check h1p0 h2p0 "after the second bridge address repair"
+
+# cni0 itself deleted: the kernel releases its ports first, so h1p0's host end survives
+# without a master; tartand makes cni0 again and puts the port back on it
+ports_of_cni0()
+{
+	netns_exec h1 ip -o link show master cni0 | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' |
+		sort | paste -sd ' '
+}
+ports_h1=$(ports_of_cni0)
+tap_is "$ports_h1" veth0 "h1: cni0's one port is h1p0's host end veth0" || true
+cni0_back()
+{
+	addrs_are h1 cni0 "$gw" && [[ $(ports_of_cni0) == "$ports_h1" ]]
+}
+hand "h1: cni0 deleted by hand" netns_exec h1 ip link del cni0 || true
+within 1 "h1: cni0 is made again with exactly $gw and its port $ports_h1 back on it" \
+	'bridge_diag h1; echo "ports: $(ports_of_cni0)"' cni0_back
+pod_ping_check h1p0 h2p0 "after cni0 was made again"
+tap_check "h1: the log says cni0 was made again with its port put back" \
+	tlog_has h1 'info: cni0 was made again: 1 port put back on it' || true
 tap_check "h1: its routes are still exactly its peers'" entries_ok h1 || true
 
 # -- vxlan, in v1
