@@ -107,6 +107,15 @@ member_now()
 	printf '%s\n' "${member_of[$ep]:-?$ep}"
 }
 
+# members_except M: the cluster's members but M, one per line
+members_except()
+{
+	local m
+	for m in m1 m2 m3; do
+		[[ $m == "$1" ]] || echo "$m"
+	done
+}
+
 connected_elsewhere()
 {
 	local m
@@ -201,10 +210,7 @@ done
 
 victim=$(member_now n1)
 tap_like "$victim" '^m[123]$' "failover: n1 talks to a member of the cluster ($victim)" || true
-others=()
-for m in m1 m2 m3; do
-	[[ $m == "$victim" ]] || others+=("$m")
-done
+mapfile -t others < <(members_except "$victim")
 upd_subnet=10.5.${free_octets[0]}.0/24
 ectl put "$(subnet_key "$upd_subnet")" "$(lease_value 192.0.2.100)" >/dev/null ||
 	tap_bail "could not put the updated peer's first lease"
@@ -307,10 +313,7 @@ etcd_restart "$victim" || tap_bail "could not restart $victim"
 wait_until 10 tstatus_is n1 etcd_connected true || true
 hung=$(member_now n1)
 tap_like "$hung" '^m[123]$' "hung member: n1 talks to $hung" || true
-awake=()
-for m in m1 m2 m3; do
-	[[ $m == "$hung" ]] || awake+=("$m")
-done
+mapfile -t awake < <(members_except "$hung")
 hung_subnet=10.5.${free_octets[26]}.0/24
 t_stop=$EPOCHREALTIME
 etcd_pause "$hung" || tap_bail "could not SIGSTOP $hung"
@@ -346,10 +349,7 @@ wait_until 30 member_healthy || tap_bail "$hung is not healthy again after SIGCO
 wait_until 10 tstatus_is n1 etcd_connected true || true
 lone=$(member_now n1)
 tap_like "$lone" '^m[123]$' "no quorum: n1 talks to $lone, which stays up" || true
-dead=()
-for m in m1 m2 m3; do
-	[[ $m == "$lone" ]] || dead+=("$m")
-done
+mapfile -t dead < <(members_except "$lone")
 routes_before1=$(routes84 n1)
 routes_before2=$(routes84 n2)
 monitor_start mon3 n1
