@@ -49,6 +49,7 @@ struct tartan_dataplane {
 	 * again without a new ADD. */
 	int *ports;
 	size_t n_ports, cap_ports;
+	bool ports_stale; /* notifications were lost: the next sync lists the links */
 	bool port_hairpin;   /* kubenet hairpin-veth: a port put back gets hairpin again */
 	int accept_ra_index; /* the device whose accept_ra we turned off */
 	bool iface_up;
@@ -188,19 +189,25 @@ static void ports_remove(struct tartan_dataplane *dp, int index)
 }
 
 /*
- * The bridge was made again (old_index gone): every remembered port that still exists
- * without a master goes back on it. Then the set becomes the bridge's ports as they are.
+ * The notifications keep the set of ports between syncs, so the links are listed only to
+ * seed it (the first sync, after lost notifications) and when the bridge was made again
+ * (old_index gone): then every remembered port that still exists without a master goes
+ * back on it. Either way the set becomes the bridge's ports as they are.
  */
 static int sync_ports(struct tartan_dataplane *dp, int old_index, size_t *changes)
 {
+	bool remade = old_index && old_index != dp->bridge_index;
 	struct tartan_nl_link *links = NULL;
 	size_t n = 0, put_back = 0;
 	int err, r = 0;
 
+	if (old_index && !remade && !dp->ports_stale)
+		return 0;
 	err = tartan_nl_link_list(dp->nl, &links, &n);
+	dp->ports_stale = err < 0;
 	if (err < 0)
 		return err;
-	for (size_t i = 0; old_index && old_index != dp->bridge_index && i < n; i++) {
+	for (size_t i = 0; remade && i < n; i++) {
 		if (links[i].master || !ports_has(dp, links[i].index))
 			continue;
 		err = tartan_nl_link_attach(dp->nl, links[i].index, dp->bridge_index);
@@ -218,7 +225,7 @@ static int sync_ports(struct tartan_dataplane *dp, int old_index, size_t *change
 	*changes += put_back;
 	dp->n_ports = 0; /* the kernel lists each link once */
 	for (size_t i = 0; i < n; i++)
-		if (links[i].master && links[i].master == dp->bridge_index)
+		if (links[i].master == dp->bridge_index)
 			ports_append(dp, links[i].index);
 	free(links);
 	return r;
@@ -666,6 +673,7 @@ static void monitor_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (err == -ENOBUFS) {
 		/* notifications were dropped: we cannot know what changed, so check it all */
 		dp->stats.overflows++;
+		dp->ports_stale = true;
 		tartan_log_debug("netlink monitor overflow: full resync");
 		c.relevant = true;
 	} else if (err < 0) {

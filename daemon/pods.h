@@ -18,9 +18,10 @@
  * undoes what was done: nothing is left half-made, no address is held.
  * DEL undoes ADD and succeeds when there is nothing to undo; CHECK verifies
  * what ADD made (the host end on the bridge, the pod's address, its default
- * route via the gateway; 3 with the reason when one is missing); GC releases every address tartan gave whose attachment the
- * runtime does not list as valid (the rkt conf's host-local pods share the
- * store and are not the runtime's to list: they stay); STATUS says whether a
+ * route via the gateway; 3 with the reason when one is missing); GC releases
+ * every address tartan gave whose attachment the runtime does not list as
+ * valid (the rkt conf's host-local pods share the store and are not the
+ * runtime's to list: they stay); STATUS says whether a
  * pod can be added now. Until the node holds a subnet the store is closed:
  * ADD, DEL, CHECK and GC answer "try again later" (11), so a DEL is never
  * answered as done without its address released.

@@ -15,10 +15,10 @@
  * Endpoints: requests go to the current endpoint; a connection error, a timeout
  * without an answer or a 5xx answer moves the client to the next one, and with it
  * the watch streams on the failed endpoint (a hung member keeps them open and
- * silent), each resuming after its last delivered revision. Idempotent requests (range, lease
- * grant/keepalive/timetolive, authenticate, status) and any request that
- * never reached a server are retried with backoff within the request's
- * attempt budget. With username/password set, the client authenticates first
+ * silent), each resuming after its last delivered revision. Idempotent
+ * requests (range, lease grant/keepalive/timetolive, authenticate, status) and
+ * any request that never reached a server are retried with backoff within the
+ * request's attempt budget. With username/password set, the client authenticates first
  * and again whenever etcd says the token is invalid.
  */
 #pragma once
