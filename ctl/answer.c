@@ -197,6 +197,85 @@ static const struct {
 	  .if_false = " (not written yet)" },
 };
 
+/* one file's state: "ok", "restored N times", "skipped", "error: why", or the state as sent */
+static int file_state(json_t *file, char **ret)
+{
+	const char *state = json_string_value(json_object_get(file, "state"));
+	json_t *restored = json_object_get(file, "restored"), *why = json_object_get(file, "error");
+	char *text = NULL, *cell = NULL;
+	int r;
+
+	if (state && strcmp(state, "ok") == 0 && json_is_integer(restored) &&
+	    json_integer_value(restored) > 0)
+		return asprintf(ret, "restored %" JSON_INTEGER_FORMAT " times",
+				json_integer_value(restored)) < 0 ?
+			       -ENOMEM :
+			       0;
+	if (!state || strcmp(state, "error") != 0)
+		return string_cell(json_object_get(file, "state"), ret);
+	r = string_cell(why, &cell);
+	if (r >= 0 && asprintf(&text, "error: %s", cell) < 0)
+		r = -ENOMEM;
+	free(cell);
+	if (r >= 0)
+		*ret = text;
+	return r;
+}
+
+/* "Files:", then "  PATH  STATE" per file of the "files" array, paths padded to one width */
+static int render_files(json_t *result, FILE *f)
+{
+	json_t *files = json_object_get(result, "files"), *file;
+	size_t i, n = json_array_size(files), width = 0;
+	char **cells;
+	int r = 0;
+
+	if (n == 0)
+		return 0;
+	cells = calloc(2 * n, sizeof(*cells));
+	if (!cells)
+		return -ENOMEM;
+	json_array_foreach(files, i, file) {
+		r = string_cell(json_object_get(file, "path"), &cells[2 * i]);
+		if (r >= 0)
+			r = file_state(file, &cells[2 * i + 1]);
+		if (r < 0)
+			goto out;
+		if (strlen(cells[2 * i]) > width)
+			width = strlen(cells[2 * i]);
+	}
+	fputs("Files:\n", f);
+	for (i = 0; i < n; i++)
+		fprintf(f, "  %-*s  %s\n", (int)width, cells[2 * i], cells[2 * i + 1]);
+out:
+	for (i = 0; i < 2 * n; i++)
+		free(cells[i]);
+	free(cells);
+	return r;
+}
+
+/* "Lease rival:  PublicIP X overwrote our lease key N times", when "leaseRival" is there */
+static int render_lease_rival(json_t *result, FILE *f)
+{
+	json_t *rival = json_object_get(result, "leaseRival");
+	json_t *n = json_object_get(rival, "overwrites");
+	char *ip = NULL;
+	int r;
+
+	if (!rival)
+		return 0;
+	r = string_cell(json_object_get(rival, "publicIP"), &ip);
+	if (r < 0)
+		return r;
+	fprintf(f, "%-14sPublicIP %s overwrote our lease key", "Lease rival:", ip);
+	if (json_is_integer(n))
+		fprintf(f, " %" JSON_INTEGER_FORMAT " time%s", json_integer_value(n),
+			json_integer_value(n) == 1 ? "" : "s");
+	fputc('\n', f);
+	free(ip);
+	return 0;
+}
+
 int tartan_ctl_render_status(json_t *result, time_t now, char **ret_text)
 {
 	char *buf = NULL, *cell = NULL;
@@ -264,6 +343,12 @@ int tartan_ctl_render_status(json_t *result, time_t now, char **ret_text)
 			break;
 		}
 	}
+	r = render_lease_rival(result, f);
+	if (r < 0)
+		goto fail;
+	r = render_files(result, f);
+	if (r < 0)
+		goto fail;
 	return memstream_finish(f, &buf, ret_text);
 fail:
 	free(cell);

@@ -37,7 +37,10 @@ _tartan_wur_ int tartan_ctl_answer_parse(const char *line, size_t len, json_t **
 /*
  * Text for `tartanctl status` (malloc'ed, ends in '\n'): one "Label: value"
  * line per field. now is the wall clock, for "(in 3h 2m)" after the lease
- * expiry.
+ * expiry. Then, when the result has a non-empty "files" array, "Files:" and
+ * one line per file: "  PATH  STATE", paths padded to one width, STATE "ok",
+ * "restored N times" (state "ok", restored > 0), "skipped", "pending" or
+ * "error: WHY".
  */
 _tartan_wur_ int tartan_ctl_render_status(json_t *result, time_t now, char **ret_text);
 

@@ -16,6 +16,7 @@
 
 #include "daemon/control.h"
 #include "daemon/dataplane.h"
+#include "daemon/files.h"
 #include "daemon/http.h"
 #include "daemon/kubenet.h"
 #include "daemon/log.h"
@@ -37,6 +38,7 @@
 /* kubenet mode's conf, after the tartan list: containerd takes the first of the dir */
 #define KUBENET_CONF_FILE "20-kubenet.conf"
 #define KUBENET_NETWORK "kubenet"
+#define FILE_NAME(f) tartan_options_file_name(TARTAN_OPTIONS_FILE_##f)
 
 struct daemon {
 	struct ev_loop *loop;
@@ -56,6 +58,7 @@ struct daemon {
 	struct tartan_pods *pods;
 	ev_check pods_sync; /* after each turn of the loop: the IPAM store's fsyncs */
 	struct tartan_http *http;
+	struct tartan_files *files; /* subnet.env and the CNI confs, kept as written */
 	bool confs_written;
 	bool notified_ready; /* READY=1 sent to systemd */
 	struct tartan_flannel_backend backend;
@@ -213,15 +216,13 @@ static void write_subnet_file(struct daemon *d)
 		return;
 	err = tartan_subnet_env_format(&config->network, &subnet, d->mtu, d->opts->ip_masq, buf,
 				       sizeof(buf), &len);
-	if (err >= 0)
-		err = tartan_file_write_atomic(d->opts->subnet_file, buf, len, 0644, &changed);
 	if (err < 0) {
 		tartan_log_errno(TARTAN_LOG_ERROR, -err, "writing %s: %m", d->opts->subnet_file);
 		return;
 	}
-	d->subnet_file_written = true;
-	if (changed)
-		tartan_log_info("wrote %s", d->opts->subnet_file);
+	/* files.c writes it, logs, keeps the file so and retries a failed write */
+	if (tartan_files_set(d->files, FILE_NAME(SUBNET_ENV), buf, len, &changed) >= 0)
+		d->subnet_file_written = true;
 }
 
 /* Ready (for /readyz and systemd) once the lease is held and the files the runtimes read
@@ -229,15 +230,19 @@ static void write_subnet_file(struct daemon *d)
 static const char *daemon_not_ready(void *userdata)
 {
 	struct daemon *d = userdata;
+	/* a file that cannot be written (a full disk): its write is retried, readiness waits */
+	const char *files = tartan_files_error(d->files);
 
 	if (d->kubenet)
-		return d->confs_written ? NULL : "CNI confs not written yet";
+		return d->confs_written ? files : "CNI confs not written yet";
 	if (!d->registry || !tartan_flannel_registry_lease(d->registry, NULL, NULL))
 		return "no subnet lease yet";
 	if (!d->subnet_file_written)
 		return "subnet file not written yet";
 	if (!d->confs_written)
 		return "CNI confs not written yet";
+	if (files)
+		return files;
 	if (d->degraded)
 		return d->degraded_reason;
 	return NULL;
@@ -267,26 +272,20 @@ static int ipam_data_dir(const struct daemon *d, char **ret)
 	return asprintf(ret, "%s/networks", d->opts->state_dir) < 0 ? -ENOMEM : 0;
 }
 
-static int write_conf(const char *dir, const char *name, enum tartan_cniconf_kind kind,
-		      const struct tartan_cniconf_input *in)
+/* the conf of file (enum tartan_options_file), rendered and handed to files.c, which writes
+ * it atomically (the runtimes read it at any moment) and logs */
+static int write_conf(struct daemon *d, enum tartan_options_file file,
+		      enum tartan_cniconf_kind kind, const struct tartan_cniconf_input *in)
 {
-	char *path = NULL, *text = NULL;
-	bool changed = false;
+	const char *name = tartan_options_file_name(file);
+	char *text = NULL;
 	int err;
 
 	err = tartan_cniconf_render(kind, in, &text);
-	if (err >= 0 && asprintf(&path, "%s/%s", dir, name) < 0) {
-		path = NULL;
-		err = -ENOMEM;
-	}
-	/* the runtimes read these at any moment: whole or not at all */
-	if (err >= 0)
-		err = tartan_file_write_atomic(path, text, strlen(text), 0644, &changed);
 	if (err < 0)
-		tartan_log_errno(TARTAN_LOG_ERROR, -err, "writing %s/%s: %m", dir, name);
-	else if (changed)
-		tartan_log_info("wrote %s", path);
-	free(path);
+		return tartan_log_errno(TARTAN_LOG_ERROR, -err, "writing %s: %m",
+					tartan_files_path(d->files, name));
+	err = tartan_files_set(d->files, name, text, strlen(text), NULL);
 	free(text);
 	return err;
 }
@@ -320,13 +319,11 @@ static void write_cni_confs(struct daemon *d)
 	if (!node_subnet(d, &in.subnet) || ipam_data_dir(d, &data_dir) < 0)
 		return;
 	in.ipam_data_dir = data_dir;
-	err = write_conf(d->opts->cni_conf_dir, TARTAN_CNICONF_LIST_FILE,
-			 TARTAN_CNICONF_TARTAN_LIST, &in);
+	err = write_conf(d, TARTAN_OPTIONS_FILE_CONFLIST, TARTAN_CNICONF_TARTAN_LIST, &in);
 	if (d->kubenet)
-		err |= write_conf(d->opts->cni_conf_dir, KUBENET_CONF_FILE, TARTAN_CNICONF_KUBENET,
-				  &in);
+		err |= write_conf(d, TARTAN_OPTIONS_FILE_KUBENET_CONF, TARTAN_CNICONF_KUBENET, &in);
 	if (d->opts->rkt_net_dir)
-		err |= write_conf(d->opts->rkt_net_dir, TARTAN_CNICONF_RKT_FILE,
+		err |= write_conf(d, TARTAN_OPTIONS_FILE_RKT_CONF,
 				  d->opts->rkt_conf_flannel ? TARTAN_CNICONF_RKT_FLANNEL :
 							      TARTAN_CNICONF_RKT_BRIDGE,
 				  &in);
@@ -468,6 +465,15 @@ static int control_status_masq(struct daemon *d, json_t *r)
 			json_string(masq_describe(&d->masq_rules, what, sizeof(what))));
 }
 
+/* "files": each file tartand writes and its state (daemon/files.h) */
+static int control_status_files(struct daemon *d, json_t *r)
+{
+	json_t *files = NULL;
+	int err = tartan_files_json(d->files, &files);
+
+	return err < 0 ? err : json_set(r, "files", files);
+}
+
 static int control_status_dataplane(struct daemon *d, json_t *r)
 {
 	struct tartan_dataplane_stats st;
@@ -503,6 +509,7 @@ static int control_status_kubenet(struct daemon *d, json_t *r)
 	err |= control_status_dataplane(d, r);
 	err |= json_set(r, "degraded", json_false());
 	err |= json_set(r, "health", json_string("ok"));
+	err |= control_status_files(d, r);
 	return err ? -ENOMEM : 0;
 }
 
@@ -550,6 +557,7 @@ static int control_status(struct daemon *d, json_t *r)
 	err |= json_set(r, "health", json_string(d->degraded ? "degraded" : "ok"));
 	err |= json_set(r, "subnet_file", json_string(d->opts->subnet_file));
 	err |= json_set(r, "subnet_file_written", json_boolean(d->subnet_file_written));
+	err |= control_status_files(d, r);
 	return err ? -ENOMEM : 0;
 }
 
@@ -900,6 +908,57 @@ static void stop_registry(struct daemon *d)
 	d->registry = NULL;
 }
 
+/* The files this mode writes, each kept as written from its first content on, or left to
+ * the operator (--skip-files). */
+static int start_files(struct daemon *d)
+{
+	const struct tartan_options *o = d->opts;
+	const struct {
+		enum tartan_options_file file;
+		const char *where, *name; /* the file; its directory when name is set */
+	} files[] = {
+		{ TARTAN_OPTIONS_FILE_SUBNET_ENV, d->kubenet ? NULL : o->subnet_file, NULL },
+		{ TARTAN_OPTIONS_FILE_CONFLIST, o->cni_conf_dir, TARTAN_CNICONF_LIST_FILE },
+		{ TARTAN_OPTIONS_FILE_RKT_CONF, o->rkt_net_dir, TARTAN_CNICONF_RKT_FILE },
+		{ TARTAN_OPTIONS_FILE_KUBENET_CONF, d->kubenet ? o->cni_conf_dir : NULL,
+		  KUBENET_CONF_FILE },
+	};
+	char *path = NULL;
+	int err;
+
+	err = tartan_files_new(d->loop, o->resync_interval, &d->files);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && err >= 0; i++) {
+		bool skip = o->skip_files & (1u << files[i].file);
+
+		if (!files[i].where) /* not written in this mode */
+			continue;
+		if (files[i].name && asprintf(&path, "%s/%s", files[i].where, files[i].name) < 0) {
+			path = NULL;
+			err = -ENOMEM;
+			break;
+		}
+		err = tartan_files_add(d->files, tartan_options_file_name(files[i].file),
+				       path ? path : files[i].where, 0644, skip);
+		if (err >= 0 && skip)
+			tartan_log_info("%s: left to the operator (--skip-files), never written",
+					path ? path : files[i].where);
+		free(path);
+		path = NULL;
+	}
+	if (err < 0) {
+		tartan_files_free(d->files); /* a subsystem that fails to start is not stopped */
+		d->files = NULL;
+		return tartan_log_errno(TARTAN_LOG_ERROR, -err, "files: %m");
+	}
+	return 0;
+}
+
+static void stop_files(struct daemon *d)
+{
+	tartan_files_free(d->files);
+	d->files = NULL;
+}
+
 static int start_dataplane(struct daemon *d)
 {
 	int err = tartan_dataplane_new(d->loop, d->registry, d->opts->bridge, d->opts->state_dir,
@@ -1180,6 +1239,7 @@ static const struct subsystem {
 	/* clang-format off: one subsystem a line, in start order */
 	{ "signals", start_signals, stop_signals },
 	{ "interface", find_interface, NULL },
+	{ "files", start_files, stop_files },
 	{ "etcd", start_etcd, stop_etcd },
 	{ "registry", start_registry, stop_registry },
 	{ "dataplane", start_dataplane, stop_dataplane },

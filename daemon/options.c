@@ -32,6 +32,7 @@ enum kind {
 	KIND_HAIRPIN_MODE,
 	KIND_LOG_LEVEL,
 	KIND_RKT_CONF_TYPE,
+	KIND_SKIP_FILES, /* comma list of file names */
 	KIND_HELP, /* no value */
 };
 
@@ -51,6 +52,14 @@ struct opt_def {
 };
 
 #define FIELD(f) offsetof(struct tartan_options, f)
+
+static const char *const file_names[TARTAN_OPTIONS_N_FILES] = {
+	[TARTAN_OPTIONS_FILE_SUBNET_ENV] = "subnet-env",
+	[TARTAN_OPTIONS_FILE_CONFLIST] = "conflist",
+	[TARTAN_OPTIONS_FILE_RKT_CONF] = "rkt-conf",
+	[TARTAN_OPTIONS_FILE_KUBENET_CONF] = "kubenet-conf",
+};
+#define SKIP_FILE_NAMES "subnet-env, conflist, rkt-conf, kubenet-conf"
 
 static const struct opt_def opt_defs[] = {
 	/* flanneld's */
@@ -107,6 +116,8 @@ static const struct opt_def opt_defs[] = {
 	  "kubenet mode: not masqueraded to there; 0.0.0.0/0: nothing is" },
 	{ "resync-interval", KIND_UINT, 0, FIELD(resync_interval), 1, 86400, "10", "SECONDS",
 	  "period of the full resync with the kernel and files" },
+	{ "skip-files", KIND_SKIP_FILES, 0, FIELD(skip_files), 0, 0, NULL, "NAME[,NAME...]",
+	  "left alone: " SKIP_FILE_NAMES },
 	{ "log-level", KIND_LOG_LEVEL, 0, FIELD(log_level), 0, 0, "info", "LEVEL",
 	  "error, warning, info or debug" },
 	{ "mtu", KIND_UINT, OPT_ZERO_OK, FIELD(mtu), 68, 65535, "0", "BYTES",
@@ -911,6 +922,49 @@ static int set_rkt_conf_type(struct parser *p, const char *subject, const char *
 	return 0;
 }
 
+const char *tartan_options_file_name(enum tartan_options_file file)
+{
+	return (unsigned)file < TARTAN_OPTIONS_N_FILES ? file_names[file] : NULL;
+}
+
+/* a comma list of file names; the whole list replaces an earlier one (the last flag wins) */
+static int set_skip_files(struct parser *p, const char *subject, const char *value)
+{
+	unsigned mask = 0;
+	char q[QUOTE_MAX], name[QUOTE_MAX];
+
+	/* --skip-files= (a drop-in undoing a unit's list): none */
+	for (const char *s = value; *value; s++) {
+		size_t len = strcspn(s, ","), i;
+		const char *e = s, *e_end = s + len;
+
+		/* "a, b": people write lists with spaces */
+		while (e < e_end && (*e == ' ' || *e == '\t'))
+			e++;
+		while (e_end > e && (e_end[-1] == ' ' || e_end[-1] == '\t'))
+			e_end--;
+		if (e == e_end)
+			return fail(p, "%s: %s has an empty entry", subject, quote(value, q));
+		for (i = 0; i < TARTAN_OPTIONS_N_FILES; i++)
+			if (strlen(file_names[i]) == (size_t)(e_end - e) &&
+			    memcmp(file_names[i], e, (size_t)(e_end - e)) == 0)
+				break;
+		if (i == TARTAN_OPTIONS_N_FILES) {
+			/* one byte past quote()'s cut, so that it adds its "..." */
+			snprintf(name, sizeof(name), "%.*s", (int)(e_end - e < 65 ? e_end - e : 65),
+				 e);
+			return fail(p, "%s: %s is not one of " SKIP_FILE_NAMES, subject,
+				    quote(name, q));
+		}
+		mask |= 1u << i;
+		s += len;
+		if (!*s)
+			break; /* else s is at a comma: an entry follows */
+	}
+	p->o->skip_files = mask;
+	return 0;
+}
+
 /* Checks value and stores it in the option d, from subject (flag or variable). */
 static int apply(struct parser *p, const struct opt_def *d, const char *subject, const char *value)
 {
@@ -954,6 +1008,8 @@ static int apply(struct parser *p, const struct opt_def *d, const char *subject,
 		return set_log_level(p, subject, value);
 	case KIND_RKT_CONF_TYPE:
 		return set_rkt_conf_type(p, subject, value);
+	case KIND_SKIP_FILES:
+		return set_skip_files(p, subject, value);
 	case KIND_HELP:
 		p->o->show_help = true;
 		return 0;

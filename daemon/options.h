@@ -42,6 +42,15 @@ enum tartan_hairpin_mode {
 	TARTAN_HAIRPIN_NONE,
 };
 
+/* the files tartand writes, by the names --skip-files takes (tartan_options_file_name()) */
+enum tartan_options_file {
+	TARTAN_OPTIONS_FILE_SUBNET_ENV,	  /* "subnet-env": --subnet-file */
+	TARTAN_OPTIONS_FILE_CONFLIST,	  /* "conflist": <cni-conf-dir>/10-tartan.conflist */
+	TARTAN_OPTIONS_FILE_RKT_CONF,	  /* "rkt-conf": the conf in --rkt-net-dir */
+	TARTAN_OPTIONS_FILE_KUBENET_CONF, /* "kubenet-conf": <cni-conf-dir>/20-kubenet.conf */
+	TARTAN_OPTIONS_N_FILES,
+};
+
 /* one --iface: an interface name or one of its IPv4 addresses */
 struct tartan_options_iface {
 	char *name;	     /* NULL when given as an address */
@@ -90,6 +99,8 @@ struct tartan_options {
 	enum tartan_log_level log_level;
 	unsigned mtu;		   /* 0: from the external interface; else 68..65535 */
 	unsigned subnet_lease_ttl; /* seconds, 1..86400; tests only (flannel: 24 h) */
+	/* --skip-files: bit 1u << TARTAN_OPTIONS_FILE_* set for each file the operator owns */
+	unsigned skip_files;
 
 	/* --help (-h, -help) or --version was given: the caller prints and exits
 	 * 0. Parsing stopped there, without the environment or the checks that
@@ -109,6 +120,9 @@ struct tartan_options {
 int tartan_options_parse(int argc, char *const *argv, char *const *envp,
 			 struct tartan_options **ret, char **ret_error) _tartan_wur_;
 void tartan_options_free(struct tartan_options *o);
+
+/* "subnet-env", "conflist", "rkt-conf", "kubenet-conf"; NULL out of range */
+const char *tartan_options_file_name(enum tartan_options_file file);
 
 /* The --help text. */
 void tartan_options_usage(FILE *f);

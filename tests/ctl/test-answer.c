@@ -217,6 +217,75 @@ static void test_status_partial_and_wrong_types(void **state)
 		      "Peers:        -\netcd:         -\nSubnet file:  -\n");
 }
 
+/* the "Files" section: one line per file, path and state, paths padded to one width */
+static void test_status_files(void **state)
+{
+	expect_status(
+		"{\"mode\":\"kubenet\",\"state\":\"running\",\"subnet\":\"10.244.3.0/24\","
+		"\"mtu\":1500,\"files\":["
+		"{\"kind\":\"conflist\",\"path\":\"/etc/cni/net.d/10-tartan.conflist\","
+		"\"state\":\"ok\",\"restored\":0,\"error\":null},"
+		"{\"kind\":\"kubenet-conf\",\"path\":\"/etc/cni/net.d/20-kubenet.conf\","
+		"\"state\":\"ok\",\"restored\":3,\"error\":null},"
+		"{\"kind\":\"rkt-conf\",\"path\":\"/etc/rkt/net.d/k.conf\",\"state\":\"skipped\","
+		"\"restored\":0,\"error\":null},"
+		"{\"kind\":\"subnet-env\",\"path\":\"/run/x\",\"state\":\"error\","
+		"\"restored\":1,\"error\":\"Permission denied\"},"
+		"{\"kind\":\"later\",\"path\":\"/run/y\",\"state\":\"pending\",\"restored\":0}]}",
+		T0,
+		"State:        running\n"
+		"Mode:         kubenet\n"
+		"Subnet:       10.244.3.0/24\n"
+		"MTU:          1500\n"
+		"Files:\n"
+		"  /etc/cni/net.d/10-tartan.conflist  ok\n"
+		"  /etc/cni/net.d/20-kubenet.conf     restored 3 times\n"
+		"  /etc/rkt/net.d/k.conf              skipped\n"
+		"  /run/x                             error: Permission denied\n"
+		"  /run/y                             pending\n");
+	/* from a socket: wrong types print "-", escapes, no section for an empty list */
+	expect_status("{\"mode\":\"kubenet\",\"files\":[{\"path\":\"/a\\u001b[2J\","
+		      "\"state\":\"ok\",\"restored\":\"3\"},{\"path\":5,\"state\":\"error\","
+		      "\"error\":{}},7,{\"state\":\"x\\n\"}]}",
+		      T0,
+		      "State:        -\nMode:         kubenet\nSubnet:       -\nMTU:          -\n"
+		      "Files:\n"
+		      "  /a\\x1b[2J  ok\n"
+		      "  -          error: -\n"
+		      "  -          -\n"
+		      "  -          x\\x0a\n");
+	expect_status("{\"mode\":\"kubenet\",\"files\":[]}", T0,
+		      "State:        -\nMode:         kubenet\nSubnet:       -\nMTU:          -\n");
+	expect_status("{\"mode\":\"kubenet\",\"files\":{\"path\":\"/a\"}}", T0,
+		      "State:        -\nMode:         kubenet\nSubnet:       -\nMTU:          -\n");
+}
+
+/* "leaseRival": one line naming the rival's PublicIP and its count; escaped, "-" for junk */
+static void test_status_lease_rival(void **state)
+{
+	static const char *head = "State:        running\nMode:         kubenet\nSubnet:       -\n"
+				  "MTU:          -\n";
+	char want[512];
+
+	snprintf(want, sizeof(want),
+		 "%sLease rival:  PublicIP 192.0.2.99 overwrote our lease key 17 times\n", head);
+	expect_status("{\"mode\":\"kubenet\",\"state\":\"running\",\"leaseRival\":"
+		      "{\"publicIP\":\"192.0.2.99\",\"overwrites\":17}}",
+		      T0, want);
+	snprintf(want, sizeof(want),
+		 "%sLease rival:  PublicIP unknown overwrote our lease key 1 time\n", head);
+	expect_status("{\"mode\":\"kubenet\",\"state\":\"running\",\"leaseRival\":"
+		      "{\"publicIP\":\"unknown\",\"overwrites\":1}}",
+		      T0, want);
+	snprintf(want, sizeof(want),
+		 "%sLease rival:  PublicIP 1.2.3.4\\x1b[2J overwrote our lease key\n", head);
+	expect_status("{\"mode\":\"kubenet\",\"state\":\"running\",\"leaseRival\":"
+		      "{\"publicIP\":\"1.2.3.4\\u001b[2J\",\"overwrites\":\"2\"}}",
+		      T0, want);
+	snprintf(want, sizeof(want), "%sLease rival:  PublicIP - overwrote our lease key\n", head);
+	expect_status("{\"mode\":\"kubenet\",\"state\":\"running\",\"leaseRival\":7}", T0, want);
+}
+
 static void test_status_not_an_object(void **state)
 {
 	json_t *v = json_array();
@@ -461,6 +530,8 @@ int main(void)
 		cmocka_unit_test(test_parse_malformed),
 		cmocka_unit_test(test_status_full),
 		cmocka_unit_test(test_status_partial_and_wrong_types),
+		cmocka_unit_test(test_status_files),
+		cmocka_unit_test(test_status_lease_rival),
 		cmocka_unit_test(test_status_not_an_object),
 		cmocka_unit_test(test_leases_table),
 		cmocka_unit_test(test_leases_hostile),

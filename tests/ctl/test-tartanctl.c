@@ -412,6 +412,53 @@ static void test_status_json(void **state)
 	      "");
 }
 
+/* the files tartand writes: a "Files:" section in text, the array as is in JSON */
+static void test_status_files(void **state)
+{
+	struct ctx *c = *state;
+
+	need_root();
+	c->status =
+		strdup("{\"state\":\"running\",\"mode\":\"kubenet\",\"subnet\":\"10.244.1.0/24\","
+		       "\"mtu\":1460,\"files\":[{\"kind\":\"conflist\",\"path\":\"/etc/cni/net.d/"
+		       "10-tartan.conflist\",\"state\":\"ok\",\"restored\":1,\"error\":null},"
+		       "{\"kind\":\"rkt-conf\",\"path\":\"/r/k.conf\",\"state\":\"skipped\","
+		       "\"restored\":0,\"error\":null}]}");
+	check(c, NULL, ARGS("--socket", c->path, "status"), 0,
+	      "State:        running\n"
+	      "Mode:         kubenet\n"
+	      "Subnet:       10.244.1.0/24\n"
+	      "MTU:          1460\n"
+	      "Files:\n"
+	      "  /etc/cni/net.d/10-tartan.conflist  restored 1 times\n"
+	      "  /r/k.conf                          skipped\n",
+	      "");
+	check(c, NULL, ARGS("--json", "--socket", c->path, "status"), 0,
+	      "{\n"
+	      "  \"state\": \"running\",\n"
+	      "  \"mode\": \"kubenet\",\n"
+	      "  \"subnet\": \"10.244.1.0/24\",\n"
+	      "  \"mtu\": 1460,\n"
+	      "  \"files\": [\n"
+	      "    {\n"
+	      "      \"kind\": \"conflist\",\n"
+	      "      \"path\": \"/etc/cni/net.d/10-tartan.conflist\",\n"
+	      "      \"state\": \"ok\",\n"
+	      "      \"restored\": 1,\n"
+	      "      \"error\": null\n"
+	      "    },\n"
+	      "    {\n"
+	      "      \"kind\": \"rkt-conf\",\n"
+	      "      \"path\": \"/r/k.conf\",\n"
+	      "      \"state\": \"skipped\",\n"
+	      "      \"restored\": 0,\n"
+	      "      \"error\": null\n"
+	      "    }\n"
+	      "  ]\n"
+	      "}\n",
+	      "");
+}
+
 static void test_leases(void **state)
 {
 	struct ctx *c = *state;
@@ -913,6 +960,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_status_text, setup_server, teardown),
 		cmocka_unit_test_setup_teardown(test_status_json, setup_server, teardown),
+		cmocka_unit_test_setup_teardown(test_status_files, setup_server, teardown),
 		cmocka_unit_test_setup_teardown(test_leases, setup_server, teardown),
 		cmocka_unit_test_setup_teardown(test_pods, setup_server, teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_error, setup_server, teardown),

@@ -791,6 +791,51 @@ static void test_kubenet_flags(void **state)
 		     "(--pod-cidr) does not write; use --rkt-conf-type=bridge");
 }
 
+static void test_skip_files(void **state)
+{
+	struct tartan_options *o = parse_ok(NO_ARGS, NO_ENV);
+
+	assert_int_equal(o->skip_files, 0);
+	tartan_options_free(o);
+	o = parse_ok(ARGV("--skip-files=conflist, rkt-conf"), NO_ENV);
+	assert_int_equal(o->skip_files, (1u << TARTAN_OPTIONS_FILE_CONFLIST) |
+						(1u << TARTAN_OPTIONS_FILE_RKT_CONF));
+	tartan_options_free(o);
+	/* the last flag wins; the environment only when the flag is not given */
+	o = parse_ok(ARGV("--skip-files", "subnet-env,conflist", "--skip-files=kubenet-conf"),
+		     ENV("TARTAN_SKIP_FILES=conflist"));
+	assert_int_equal(o->skip_files, 1u << TARTAN_OPTIONS_FILE_KUBENET_CONF);
+	tartan_options_free(o);
+	o = parse_ok(NO_ARGS, ENV("TARTAN_SKIP_FILES=subnet-env,subnet-env"));
+	assert_int_equal(o->skip_files, 1u << TARTAN_OPTIONS_FILE_SUBNET_ENV);
+	tartan_options_free(o);
+	/* an empty flag clears the list, as --skip-files= in a drop-in would */
+	o = parse_ok(ARGV("--skip-files=conflist", "--skip-files="), NO_ENV);
+	assert_int_equal(o->skip_files, 0);
+	tartan_options_free(o);
+	assert_string_equal(tartan_options_file_name(TARTAN_OPTIONS_FILE_SUBNET_ENV), "subnet-env");
+	assert_string_equal(tartan_options_file_name(TARTAN_OPTIONS_FILE_CONFLIST), "conflist");
+	assert_string_equal(tartan_options_file_name(TARTAN_OPTIONS_FILE_RKT_CONF), "rkt-conf");
+	assert_string_equal(tartan_options_file_name(TARTAN_OPTIONS_FILE_KUBENET_CONF),
+			    "kubenet-conf");
+	assert_null(tartan_options_file_name(TARTAN_OPTIONS_N_FILES));
+
+	expect_error(ARGV("--skip-files=cni-conf"), NO_ENV,
+		     "--skip-files: 'cni-conf' is not one of subnet-env, conflist, rkt-conf, "
+		     "kubenet-conf");
+	expect_error(
+		NO_ARGS, ENV("TARTAN_SKIP_FILES=conflist,Subnet-Env"),
+		"TARTAN_SKIP_FILES: 'Subnet-Env' is not one of subnet-env, conflist, rkt-conf, "
+		"kubenet-conf");
+	expect_error(ARGV("--skip-files=conflist,,rkt-conf"), NO_ENV,
+		     "--skip-files: 'conflist,,rkt-conf' has an empty entry");
+	expect_error(ARGV("--skip-files=conflist,"), NO_ENV,
+		     "--skip-files: 'conflist,' has an empty entry");
+	expect_error(ARGV("--skip-files=a\x1b[b"), NO_ENV,
+		     "--skip-files: 'a\\x1b[b' is not one of subnet-env, conflist, rkt-conf, "
+		     "kubenet-conf");
+}
+
 static void test_log_level(void **state)
 {
 	static const struct {
@@ -1057,6 +1102,8 @@ static void test_usage(void **state)
 		"--log-level=",
 		"--mtu=",
 		"--subnet-lease-ttl=",
+		"--skip-files=NAME[,NAME...]",
+		"subnet-env, conflist, rkt-conf, kubenet-conf",
 		"--version ",
 		"--help ",
 		"(default http://127.0.0.1:2379)",
@@ -1164,6 +1211,7 @@ int main(void)
 		cmocka_unit_test(test_bridge),
 		cmocka_unit_test(test_pod_cidr),
 		cmocka_unit_test(test_kubenet_flags),
+		cmocka_unit_test(test_skip_files),
 		cmocka_unit_test(test_log_level),
 		cmocka_unit_test(test_message_escapes_and_cuts),
 		cmocka_unit_test(test_env_flanneld),

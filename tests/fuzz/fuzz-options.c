@@ -70,6 +70,7 @@ static void check_options(const struct tartan_options *o)
 		   o->log_level == TARTAN_LOG_INFO || o->log_level == TARTAN_LOG_DEBUG);
 	FUZZ_CHECK(o->mtu == 0 || (o->mtu >= 68 && o->mtu <= 65535));
 	FUZZ_CHECK(o->subnet_lease_ttl >= 1 && o->subnet_lease_ttl <= 86400);
+	FUZZ_CHECK(o->skip_files < (1u << TARTAN_OPTIONS_N_FILES));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
