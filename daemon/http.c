@@ -130,6 +130,9 @@ int tartan_http_metrics(const struct tartan_http_sources *src, char **ret, size_
 		   src->registry ? tartan_flannel_registry_n_peers(src->registry) : 0);
 	sample_u64(f, "tartan_etcd_connected", "gauge", "1 while both etcd watches are connected.",
 		   src->registry && tartan_flannel_registry_connected(src->registry));
+	sample_u64(f, "tartan_lease_overwrites_total", "counter",
+		   "Puts of another writer over this node's lease key, each undone.",
+		   src->registry ? tartan_flannel_registry_overwrites_total(src->registry) : 0);
 
 	tartan_dataplane_stats(src->dataplane, &dp);
 	sample_u64(f, "tartan_routes", "gauge",

@@ -75,6 +75,7 @@ struct daemon {
 	struct tartan_etcd_request *probe;
 	ev_tstamp probe_started, quorum_ok_at, watch_down_since;
 	char probe_error[200];
+	bool etcd_degraded; /* the etcd part of degraded, for its log lines */
 	bool degraded;
 	char degraded_reason[320];
 	int exit_code;
@@ -513,6 +514,29 @@ static int control_status_kubenet(struct daemon *d, json_t *r)
 	return err ? -ENOMEM : 0;
 }
 
+/* "leaseRival": {"publicIP": "192.0.2.9" (or "unknown": no lease value), "overwrites": N},
+ * while the registry remembers a writer that overwrote our lease key */
+static int control_status_rival(struct daemon *d, json_t *r)
+{
+	const struct tartan_flannel_rival *rv = tartan_flannel_registry_rival(d->registry);
+	char ip[TARTAN_IP4_ADDR_STRLEN];
+	json_t *o;
+
+	if (!rv)
+		return 0;
+	o = json_object();
+	if (!o)
+		return -ENOMEM;
+	if (json_set(o, "publicIP",
+		     json_string(rv->parsed ? tartan_ip4_addr_format(rv->attrs.public_ip, ip) :
+					      "unknown")) < 0 ||
+	    json_set(o, "overwrites", json_integer((json_int_t)rv->overwrites)) < 0) {
+		json_decref(o);
+		return -ENOMEM;
+	}
+	return json_set(r, "leaseRival", o);
+}
+
 static int control_status(struct daemon *d, json_t *r)
 {
 	const struct tartan_flannel_config *config;
@@ -555,6 +579,7 @@ static int control_status(struct daemon *d, json_t *r)
 	if (d->degraded)
 		err |= json_set(r, "degraded_reason", json_string(d->degraded_reason));
 	err |= json_set(r, "health", json_string(d->degraded ? "degraded" : "ok"));
+	err |= control_status_rival(d, r);
 	err |= json_set(r, "subnet_file", json_string(d->opts->subnet_file));
 	err |= json_set(r, "subnet_file_written", json_boolean(d->subnet_file_written));
 	err |= control_status_files(d, r);
@@ -814,6 +839,21 @@ static void probe_start(struct daemon *d)
 	}
 }
 
+/* Another writer keeps overwriting our lease key (flannel/rival.h): the reason, naming it */
+static bool lease_rival_degraded(struct daemon *d)
+{
+	const struct tartan_flannel_rival *rv = tartan_flannel_registry_rival(d->registry);
+	char ip[TARTAN_IP4_ADDR_STRLEN];
+
+	if (!rv || !rv->fighting)
+		return false;
+	snprintf(d->degraded_reason, sizeof(d->degraded_reason),
+		 "lease key overwritten %llu times by another writer (PublicIP %s); holding it",
+		 (unsigned long long)rv->overwrites,
+		 rv->parsed ? tartan_ip4_addr_format(rv->attrs.public_ip, ip) : "unknown");
+	return true;
+}
+
 /* Once a second: start a probe when due, and work out whether tartand is degraded. */
 static void etcd_health_update(struct daemon *d, bool watches_up)
 {
@@ -838,12 +878,16 @@ static void etcd_health_update(struct daemon *d, bool watches_up)
 			 "etcd degraded: watch streams down for %.0f s (now trying %s)",
 			 now - d->watch_down_since, tartan_etcd_client_endpoint(d->etcd));
 	}
-	if (degraded && !d->degraded)
+	if (degraded && !d->etcd_degraded)
 		tartan_log_warning("%s; traffic keeps flowing and nothing is deleted, retrying",
 				   d->degraded_reason);
-	else if (!degraded && d->degraded)
+	else if (!degraded && d->etcd_degraded)
 		tartan_log_info("etcd healthy again: quorum reads answered by %s",
 				tartan_etcd_client_endpoint(d->etcd));
+	d->etcd_degraded = degraded;
+	/* the registry logs the fight's start and end itself */
+	if (!degraded)
+		degraded = lease_rival_degraded(d);
 	d->degraded = degraded;
 	if (!degraded)
 		d->degraded_reason[0] = '\0';
@@ -870,6 +914,25 @@ static void etcd_check_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	d->etcd_seen |= up;
 }
 
+/* For tests only: TARTAN_RIVAL_CLEAR_S shortens the time without an overwrite of our lease
+ * key after which its writer is forgotten (0: the default, 120 s) */
+static unsigned rival_clear_s(void)
+{
+	const char *v = getenv("TARTAN_RIVAL_CLEAR_S");
+	unsigned long n;
+	char *end;
+
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || *end || n == 0 || n > 86400) {
+		tartan_log_warning("TARTAN_RIVAL_CLEAR_S=%.20s is not 1..86400 s, ignoring", v);
+		return 0;
+	}
+	return (unsigned)n;
+}
+
 static int start_registry(struct daemon *d)
 {
 	struct tartan_flannel_registry_options ro;
@@ -883,6 +946,7 @@ static int start_registry(struct daemon *d)
 		.previous_subnet = previous_subnet(d),
 		.lease_ttl_s = d->opts->subnet_lease_ttl,
 		.renew_margin_s = d->opts->subnet_lease_renew_margin * 60,
+		.rival_clear_s = rival_clear_s(),
 	};
 	err = tartan_flannel_registry_new(d->loop, d->etcd, &ro, &registry_ops, d, &d->registry);
 	if (err < 0)

@@ -68,8 +68,20 @@ struct tartan_flannel_registry {
 	char *candidate_key;
 	int64_t candidate_mod_revision; /* reuse: the kv we replace */
 	int64_t candidate_old_lease;
+	int64_t candidate_create_revision; /* reuse: of the kv we replace */
 	bool candidate_reuse, candidate_reservation;
 	int64_t new_lease;
+
+	/* our key against other writers (own_key_observe()) */
+	int64_t key_create_revision; /* a put over our key keeps it, a new key has another */
+	int64_t own_mod_revision;    /* our last write of the key */
+	int64_t rival_mod_revision;  /* another writer's last put seen on it */
+	bool own_recheck;	     /* our key changed while a chain was at work: read it after */
+	bool renew_due;		     /* a renewal lost to an overwrite: renew once written back */
+	bool writeback_grant;	     /* etcd lost our lease: a write-back puts on a new one */
+	struct tartan_flannel_rival rival;
+	ev_timer rival_timer;	    /* the next write-back, while fighting */
+	ev_timer rival_clear_timer; /* the rival forgotten */
 
 	/* the list the lease was chosen from: it seeds the peer cache, and the
 	 * watch starts after it, so a start-up reads the leases once */
@@ -480,6 +492,7 @@ static void peers_relist_later(struct tartan_flannel_registry *reg, double after
 }
 
 static void own_key_event(struct tartan_flannel_registry *reg, const struct tartan_etcd_event *ev);
+static void own_key_listed(struct tartan_flannel_registry *reg, const struct tartan_etcd_kv *kv);
 
 static void peers_watch_cb(struct tartan_etcd_watch *w, const struct tartan_etcd_watch_update *u,
 			   void *userdata)
@@ -540,6 +553,7 @@ static void peers_listed(int error, const char *errmsg, struct tartan_etcd_resul
 {
 	struct tartan_flannel_registry *reg = ud;
 	struct tartan_flannel_peer *fresh = NULL;
+	const struct tartan_etcd_kv *own = NULL;
 	struct tartan_etcd_watch_req wreq;
 	char **keys = NULL;
 	size_t n = 0, i, j;
@@ -565,8 +579,9 @@ static void peers_listed(int error, const char *errmsg, struct tartan_etcd_resul
 	reg->n_skips_quiet = 0;
 	for (i = 0; i < res->n_kvs; i++) {
 		reg->skip_quiet = res->kvs[i].mod_revision <= reg->peers_logged_through;
-		if ((!reg->key || strcmp(res->kvs[i].key.data, reg->key) != 0) &&
-		    peer_from_kv(reg, &res->kvs[i], &fresh[n]))
+		if (reg->key && strcmp(res->kvs[i].key.data, reg->key) == 0)
+			own = &res->kvs[i];
+		else if (peer_from_kv(reg, &res->kvs[i], &fresh[n]))
 			keys[n++] = res->kvs[i].key.data;
 	}
 	reg->skip_quiet = false;
@@ -640,6 +655,10 @@ static void peers_listed(int error, const char *errmsg, struct tartan_etcd_resul
 		      strerror(-err));
 		peers_relist_later(reg, 1.);
 	}
+	/* not the list our lease was chosen from, which is older than our write */
+	if (reg->have_lease && reg->own_mod_revision &&
+	    res->header.revision >= reg->own_mod_revision)
+		own_key_listed(reg, own);
 }
 
 static void peers_list(struct tartan_flannel_registry *reg)
@@ -660,6 +679,8 @@ static void peers_list(struct tartan_flannel_registry *reg)
 
 static void acquire_start(struct tartan_flannel_registry *reg);
 static void renew_start(struct tartan_flannel_registry *reg);
+static void own_key_next(struct tartan_flannel_registry *reg);
+static void own_key_observe(struct tartan_flannel_registry *reg, const struct tartan_etcd_kv *kv);
 
 static void lease_held(struct tartan_flannel_registry *reg, int64_t expiry_unix)
 {
@@ -677,6 +698,8 @@ static void lease_held(struct tartan_flannel_registry *reg, int64_t expiry_unix)
 	reg->expiry_unix = expiry_unix;
 	reg->state = STATE_RUNNING;
 	reg->backoff_s = BACKOFF_FIRST_S;
+	reg->renew_due = false;
+	reg->writeback_grant = false;
 
 	ev_timer_stop(reg->loop, &reg->renew_timer);
 	if (reg->etcd_lease) {
@@ -711,6 +734,7 @@ static void lease_held(struct tartan_flannel_registry *reg, int64_t expiry_unix)
 	}
 	tartan_etcd_result_free(reg->listing);
 	reg->listing = NULL;
+	own_key_next(reg);
 }
 
 static void write_done(int error, const char *errmsg, struct tartan_etcd_result *res, void *ud)
@@ -732,6 +756,10 @@ static void write_done(int error, const char *errmsg, struct tartan_etcd_result 
 		retry_later(reg, acquire_start);
 		return;
 	}
+	reg->own_mod_revision = res->header.revision;
+	/* a put over a kv keeps its create_revision; a create's is the txn's revision */
+	reg->key_create_revision =
+		reg->candidate_reuse ? reg->candidate_create_revision : res->header.revision;
 	if (reg->candidate_reuse && reg->candidate_old_lease != reg->new_lease)
 		revoke_unused(reg, reg->candidate_old_lease);
 	/* a re-created key after a loss: the lease it had is of no use any more */
@@ -876,6 +904,7 @@ static void acquire_listed(int error, const char *errmsg, struct tartan_etcd_res
 		reg->candidate_reuse = true;
 		reg->candidate_mod_revision = mine->mod_revision;
 		reg->candidate_old_lease = mine->lease;
+		reg->candidate_create_revision = mine->create_revision;
 		reg->candidate_reservation = mine->lease == 0;
 		free(taken);
 		candidate_write(reg);
@@ -948,6 +977,20 @@ static void recreate_same(struct tartan_flannel_registry *reg)
 	candidate_write(reg);
 }
 
+/* Our key holds our value on the etcd lease just granted (reg->new_lease). */
+static void held_on_new_lease(struct tartan_flannel_registry *reg)
+{
+	int64_t old = reg->etcd_lease;
+
+	reg->candidate = reg->subnet;
+	free(reg->candidate_key);
+	reg->candidate_key = strdup(reg->key);
+	reg->candidate_reservation = false;
+	lease_held(reg, time(NULL) + reg->ttl_s);
+	/* flanneld leaks the previous lease on every renewal; we don't */
+	revoke_unused(reg, old);
+}
+
 static void renew_done(int error, const char *errmsg, struct tartan_etcd_result *res, void *ud)
 {
 	struct tartan_flannel_registry *reg = ud;
@@ -964,20 +1007,19 @@ static void renew_done(int error, const char *errmsg, struct tartan_etcd_result 
 		return;
 	}
 	if (res->succeeded) {
-		int64_t old = reg->etcd_lease;
-
-		reg->candidate = reg->subnet;
-		free(reg->candidate_key);
-		reg->candidate_key = strdup(reg->key);
-		reg->candidate_reservation = false;
-		lease_held(reg, time(NULL) + reg->ttl_s);
-		/* flanneld leaks the previous lease on every renewal; we don't */
-		revoke_unused(reg, old);
+		reg->own_mod_revision = res->header.revision;
+		held_on_new_lease(reg);
 		return;
 	}
 	revoke_unused(reg, reg->new_lease);
 	reg->new_lease = 0;
 	fail = res->n_responses ? &res->responses[0] : NULL;
+	if (fail && fail->n_kvs && fail->kvs[0].create_revision == reg->key_create_revision) {
+		/* a put over the key we hold, not a new key: another writer's, undone first */
+		reg->renew_due = true;
+		own_key_observe(reg, &fail->kvs[0]);
+		return;
+	}
 	/* a loss is a one-off event, not a retry: logged under our key, which names
 	 * itself, so that the caller's rate limit by kind ("lease-...") never hides one */
 	if (!fail || fail->n_kvs == 0) {
@@ -1056,13 +1098,255 @@ static void renew_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	renew_start(reg);
 }
 
-static void own_key_event(struct tartan_flannel_registry *reg, const struct tartan_etcd_event *ev)
+/* --- our key against other writers --------------------------------------------------- */
+
+static bool is_our_value(const struct tartan_flannel_registry *reg, const struct tartan_etcd_kv *kv)
+{
+	return kv->value.len == strlen(reg->value) &&
+	       memcmp(kv->value.data, reg->value, kv->value.len) == 0;
+}
+
+/* "PublicIP 192.0.2.9, BackendType host-gw": the value is outside input (the logger
+ * escapes what it prints), cut to a length */
+static const char *rival_describe(const struct tartan_flannel_registry *reg,
+				  const struct tartan_etcd_kv *kv, char *buf, size_t size)
+{
+	char ip[TARTAN_IP4_ADDR_STRLEN];
+
+	if (reg->rival.parsed)
+		snprintf(buf, size, "PublicIP %s, BackendType %.31s",
+			 tartan_ip4_addr_format(reg->rival.attrs.public_ip, ip),
+			 reg->rival.attrs.backend_type[0] ? reg->rival.attrs.backend_type : "none");
+	else
+		snprintf(buf, size, "a value that is no lease: '%.64s'%s", kv->value.data,
+			 kv->value.len > 64 ? "..." : "");
+	return buf;
+}
+
+static void writeback_txn(struct tartan_flannel_registry *reg, int64_t lease);
+
+static void writeback_done(int error, const char *errmsg, struct tartan_etcd_result *res, void *ud)
+{
+	struct tartan_flannel_registry *reg = ud;
+	const struct tartan_etcd_result *fail;
+
+	reg->req = NULL;
+	if (!error && res->succeeded) {
+		reg->own_mod_revision = res->header.revision;
+		logf_(reg, TARTAN_FLANNEL_LOG_INFO, "lease-rival-undone",
+		      "wrote our value back to our lease key %s", reg->key);
+		if (reg->new_lease) {
+			held_on_new_lease(reg);
+			return;
+		}
+		own_key_next(reg);
+		return;
+	}
+	revoke_unused(reg, reg->new_lease);
+	reg->new_lease = 0;
+	if (!error) {
+		/* written again meanwhile: what it holds now, under the same rule */
+		fail = res->n_responses ? &res->responses[0] : NULL;
+		own_key_observe(reg, fail && fail->n_kvs ? &fail->kvs[0] : NULL);
+		return;
+	}
+	if (error == -ENOENT && reg->etcd_lease && !reg->writeback_grant) {
+		/* etcd refuses a put on a lease it no longer has: put on a new one */
+		reg->writeback_grant = true;
+		writeback_txn(reg, -1);
+		return;
+	}
+	logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "lease-writeback",
+	      "writing our value back to %s: %s; retrying", reg->key, errmsg);
+	retry_later(reg, own_key_next);
+}
+
+static void writeback_granted(int error, const char *errmsg, struct tartan_etcd_result *res,
+			      void *ud)
+{
+	struct tartan_flannel_registry *reg = ud;
+
+	reg->req = NULL;
+	if (error) {
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "lease-writeback",
+		      "granting an etcd lease to write %s back: %s; retrying", reg->key, errmsg);
+		retry_later(reg, own_key_next);
+		return;
+	}
+	reg->new_lease = res->lease_id;
+	writeback_txn(reg, reg->new_lease);
+}
+
+/* Our value back on our key, only if it still holds the put we saw (else read it):
+ * lease -1 grants a new etcd lease first */
+static void writeback_txn(struct tartan_flannel_registry *reg, int64_t lease)
+{
+	struct tartan_etcd_compare cmp = {
+		.key = reg->key,
+		.key_len = strlen(reg->key),
+		.target = TARTAN_ETCD_CMP_MOD,
+		.result = TARTAN_ETCD_CMP_EQUAL,
+		.number = reg->rival_mod_revision,
+	};
+	struct tartan_etcd_op put = {
+		.type = TARTAN_ETCD_OP_PUT,
+		.put = { .key = reg->key,
+			 .key_len = strlen(reg->key),
+			 .value = reg->value,
+			 .value_len = strlen(reg->value),
+			 .lease = lease },
+	};
+	struct tartan_etcd_op get = {
+		.type = TARTAN_ETCD_OP_RANGE,
+		.range = { .keys = { .key = reg->key, .key_len = strlen(reg->key) } },
+	};
+	struct tartan_etcd_txn_req txn = { &cmp, 1, &put, 1, &get, 1 };
+	int err;
+
+	if (lease < 0)
+		err = tartan_etcd_lease_grant(reg->etcd, reg->ttl_s, 0, writeback_granted, reg,
+					      NULL, &reg->req);
+	else
+		err = tartan_etcd_txn(reg->etcd, &txn, writeback_done, reg, NULL, &reg->req);
+	if (err < 0) {
+		revoke_unused(reg, reg->new_lease);
+		reg->new_lease = 0;
+		retry_later(reg, own_key_next);
+	}
+}
+
+static void check_done(int error, const char *errmsg, struct tartan_etcd_result *res, void *ud)
+{
+	struct tartan_flannel_registry *reg = ud;
+
+	reg->req = NULL;
+	if (error) {
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, "lease-check", "reading %s: %s; retrying",
+		      reg->key, errmsg);
+		reg->own_recheck = true;
+		retry_later(reg, own_key_next);
+		return;
+	}
+	own_key_observe(reg, res->n_kvs ? &res->kvs[0] : NULL);
+}
+
+/*
+ * What comes next for our key, once no chain of ours is at work on it: a read when it
+ * changed meanwhile, our value written back when another writer's put is newer than our
+ * last write (at once, or after the backoff of a fight), a renewal an overwrite held up.
+ */
+static void own_key_next(struct tartan_flannel_registry *reg)
+{
+	struct tartan_etcd_range_req req;
+	double delay;
+
+	if (reg->state != STATE_RUNNING || !reg->key || reg->req ||
+	    ev_is_active(&reg->retry_timer) || ev_is_active(&reg->rival_timer))
+		return;
+	if (reg->own_recheck) {
+		reg->own_recheck = false;
+		req = (struct tartan_etcd_range_req){
+			.keys = { .key = reg->key, .key_len = strlen(reg->key) },
+		};
+		if (tartan_etcd_range(reg->etcd, &req, check_done, reg, NULL, &reg->req) < 0) {
+			reg->own_recheck = true;
+			retry_later(reg, own_key_next);
+		}
+		return;
+	}
+	if (reg->rival_mod_revision > reg->own_mod_revision) {
+		delay = tartan_flannel_rival_writeback_delay(&reg->rival, ev_now(reg->loop));
+		if (delay > 0) {
+			ev_timer_set(&reg->rival_timer, delay, 0.);
+			ev_timer_start(reg->loop, &reg->rival_timer);
+			return;
+		}
+		tartan_flannel_rival_wrote_back(&reg->rival, ev_now(reg->loop));
+		writeback_txn(reg, reg->writeback_grant ? -1 : reg->etcd_lease);
+		return;
+	}
+	if (reg->renew_due) {
+		reg->renew_due = false;
+		renew_start(reg);
+	}
+}
+
+static void rival_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	own_key_next(w->data);
+}
+
+static void rival_clear_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct tartan_flannel_registry *reg = w->data;
+	const struct tartan_flannel_rival *r = &reg->rival;
+	double left = tartan_flannel_rival_clear_delay(r, ev_now(loop));
+	uint64_t n = r->overwrites;
+
+	if (left > 0) {
+		ev_timer_set(w, left, 0.);
+		ev_timer_start(loop, w);
+		return;
+	}
+	if (!tartan_flannel_rival_expire(&reg->rival, ev_now(loop)))
+		return;
+	logf_(reg, TARTAN_FLANNEL_LOG_INFO, reg->key ? reg->key : "lease-rival",
+	      "no overwrite of our lease key %s for %.0f s, after %llu: the other writer is "
+	      "forgotten",
+	      reg->key ? reg->key : "-", r->clear_s, (unsigned long long)n);
+	/* a write-back waiting out the fight's backoff goes now */
+	ev_timer_stop(loop, &reg->rival_timer);
+	own_key_next(reg);
+}
+
+/* Another writer's put over the key we hold (kv): count it, say whose, undo it. */
+static void rival_seen(struct tartan_flannel_registry *reg, const struct tartan_etcd_kv *kv)
+{
+	struct tartan_flannel_rival before = reg->rival;
+	enum tartan_flannel_rival_event e;
+	char what[160], lease[40] = "no etcd lease";
+	bool same;
+
+	if (kv->mod_revision > reg->rival_mod_revision)
+		reg->rival_mod_revision = kv->mod_revision;
+	e = tartan_flannel_rival_overwrite(&reg->rival, ev_now(reg->loop), kv->mod_revision,
+					   kv->value.data, kv->value.len);
+	if (e != TARTAN_FLANNEL_RIVAL_SEEN) {
+		same = before.active && reg->rival.overwrites > 1 &&
+		       before.parsed == reg->rival.parsed &&
+		       before.attrs.public_ip == reg->rival.attrs.public_ip &&
+		       strcmp(before.attrs.backend_type, reg->rival.attrs.backend_type) == 0;
+		if (kv->lease)
+			snprintf(lease, sizeof(lease), "etcd lease %lld", (long long)kv->lease);
+		/* a new rival always has its line (under our key); the same one once a minute */
+		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, same ? "lease-rival" : reg->key,
+		      "our lease key %s was overwritten by another writer (%s; %s); writing our "
+		      "value back (overwrite %llu)",
+		      reg->key, rival_describe(reg, kv, what, sizeof(what)), lease,
+		      (unsigned long long)reg->rival.overwrites);
+		if (e == TARTAN_FLANNEL_RIVAL_FIGHT)
+			logf_(reg, TARTAN_FLANNEL_LOG_WARNING, reg->key,
+			      "our lease key %s was overwritten %d times within %.0f s (last: %s): "
+			      "holding it with write-backs %.0f s to %.0f s apart; degraded until "
+			      "%.0f s without an overwrite",
+			      reg->key, TARTAN_FLANNEL_RIVAL_FIGHT_N,
+			      TARTAN_FLANNEL_RIVAL_FIGHT_WINDOW_S, what,
+			      TARTAN_FLANNEL_RIVAL_BACKOFF_FIRST_S,
+			      TARTAN_FLANNEL_RIVAL_BACKOFF_MAX_S, reg->rival.clear_s);
+		if (!ev_is_active(&reg->rival_clear_timer)) {
+			ev_timer_set(&reg->rival_clear_timer, reg->rival.clear_s, 0.);
+			ev_timer_start(reg->loop, &reg->rival_clear_timer);
+		}
+	}
+	own_key_next(reg);
+}
+
+/* What our key holds now (kv; NULL: no key), read or seen with no chain of ours at work. */
+static void own_key_observe(struct tartan_flannel_registry *reg, const struct tartan_etcd_kv *kv)
 {
 	char buf[TARTAN_IP4_NET_STRLEN];
 
-	if (ev->type == TARTAN_ETCD_EVENT_DELETE) {
-		if (reg->req)
-			return; /* a chain of ours is at work on the key already */
+	if (!kv) {
 		/* one-off events, logged under our key as in renew_done() */
 		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, reg->key,
 		      "our lease key %s was deleted (expired or by hand); taking %s again",
@@ -1071,11 +1355,60 @@ static void own_key_event(struct tartan_flannel_registry *reg, const struct tart
 		recreate_same(reg);
 		return;
 	}
-	if (ev->kv.value.len != strlen(reg->value) ||
-	    memcmp(ev->kv.value.data, reg->value, ev->kv.value.len) != 0)
-		/* not applied as a peer; the next renewal's compare finds out who holds it */
-		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, reg->key,
-		      "our lease key %s was overwritten by another writer; not applied", reg->key);
+	if (is_our_value(reg, kv)) {
+		own_key_next(reg);
+		return;
+	}
+	/* a put over our key: counted even when older than our last write (events and
+	 * answers travel apart), written over only when newer (own_key_next()) */
+	if (kv->create_revision == reg->key_create_revision) {
+		rival_seen(reg, kv);
+		return;
+	}
+	/* an older key's history */
+	if (kv->mod_revision < reg->own_mod_revision) {
+		own_key_next(reg);
+		return;
+	}
+	/* not a put over our key: it went, and someone made it anew, as a node does with a
+	 * subnet it found free */
+	logf_(reg, TARTAN_FLANNEL_LOG_WARNING, reg->key,
+	      "subnet %s is now held by another node; acquiring a new subnet",
+	      tartan_ip4_net_format(&reg->subnet, buf));
+	acquire_start(reg);
+}
+
+static void own_key_event(struct tartan_flannel_registry *reg, const struct tartan_etcd_event *ev)
+{
+	/* our own puts come back as events (renewals, write-backs): nothing to do; nor for
+	 * a deletion older than our last write (a read found it first, and we wrote since) */
+	if (ev->type == TARTAN_ETCD_EVENT_PUT ?
+		    is_our_value(reg, &ev->kv) :
+		    ev->kv.mod_revision && ev->kv.mod_revision < reg->own_mod_revision)
+		return;
+	if (!reg->req && !ev_is_active(&reg->retry_timer)) {
+		own_key_observe(reg, ev->type == TARTAN_ETCD_EVENT_DELETE ? NULL : &ev->kv);
+		return;
+	}
+	/* a chain of ours is at work on the key: a put over it is counted now and undone
+	 * after the chain (own_key_next()); anything else has the key read then */
+	if (ev->type == TARTAN_ETCD_EVENT_PUT && ev->kv.create_revision == reg->key_create_revision)
+		rival_seen(reg, &ev->kv);
+	else
+		reg->own_recheck = true;
+}
+
+/* A fresh list, newer than our last write: our key in it (NULL: absent) is the truth the
+ * watch may have missed while it was down */
+static void own_key_listed(struct tartan_flannel_registry *reg, const struct tartan_etcd_kv *kv)
+{
+	if (kv && is_our_value(reg, kv))
+		return;
+	if (reg->req || ev_is_active(&reg->retry_timer)) {
+		reg->own_recheck = true;
+		return;
+	}
+	own_key_observe(reg, kv);
 }
 
 /* --- config ------------------------------------------------------------------------------ */
@@ -1230,6 +1563,11 @@ int tartan_flannel_registry_new(struct ev_loop *loop, struct tartan_etcd_client 
 	reg->peers_timer.data = reg;
 	ev_init(&reg->config_timer, config_timer_cb);
 	reg->config_timer.data = reg;
+	ev_init(&reg->rival_timer, rival_timer_cb);
+	reg->rival_timer.data = reg;
+	ev_init(&reg->rival_clear_timer, rival_clear_cb);
+	reg->rival_clear_timer.data = reg;
+	tartan_flannel_rival_init(&reg->rival, opts->rival_clear_s);
 	reg->prefix = strdup(opts->prefix);
 	err = reg->prefix ? 0 : -ENOMEM;
 	if (err >= 0)
@@ -1253,6 +1591,8 @@ void tartan_flannel_registry_free(struct tartan_flannel_registry *reg)
 	ev_timer_stop(reg->loop, &reg->renew_timer);
 	ev_timer_stop(reg->loop, &reg->peers_timer);
 	ev_timer_stop(reg->loop, &reg->config_timer);
+	ev_timer_stop(reg->loop, &reg->rival_timer);
+	ev_timer_stop(reg->loop, &reg->rival_clear_timer);
 	tartan_etcd_request_cancel(reg->req);
 	tartan_etcd_request_cancel(reg->config_req);
 	tartan_etcd_request_cancel(reg->peers_req);
@@ -1338,4 +1678,15 @@ bool tartan_flannel_registry_connected(const struct tartan_flannel_registry *reg
 	return tartan_etcd_watch_is_connected(reg->config_watch) &&
 	       (!reg->have_lease || tartan_etcd_watch_is_connected(reg->peers_watch) ||
 		(reg->relist_by_choice && !tartan_etcd_watch_last_error(reg->peers_watch)));
+}
+
+const struct tartan_flannel_rival *
+tartan_flannel_registry_rival(const struct tartan_flannel_registry *reg)
+{
+	return reg->rival.active ? &reg->rival : NULL;
+}
+
+uint64_t tartan_flannel_registry_overwrites_total(const struct tartan_flannel_registry *reg)
+{
+	return reg->rival.total;
 }

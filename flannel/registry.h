@@ -14,6 +14,10 @@
  *  - a key without an etcd lease is a reservation: kept, never given a TTL;
  *  - our key vanishing (expired in an outage, deleted by hand) re-creates the
  *    same subnet if it is free, instead of exiting;
+ *  - our key overwritten by another writer (a put over it, any value but ours
+ *    byte for byte) gets our value back at once, with a compare on the
+ *    revision seen; when the overwrites go on, write-backs back off and the
+ *    rival is reported (flannel/rival.h) until it stops;
  *  - peers come from one range call: no TimeToLive call per key.
  */
 #pragma once
@@ -24,6 +28,7 @@
 #include "etcd/client.h"
 #include "flannel/config.h"
 #include "flannel/lease.h"
+#include "flannel/rival.h"
 
 struct ev_loop;
 struct tartan_flannel_registry;
@@ -70,6 +75,7 @@ struct tartan_flannel_registry_options {
 	struct tartan_ip4_net previous_subnet; /* from subnet.env; len 0 = none */
 	unsigned lease_ttl_s;		       /* 86400, as flanneld */
 	unsigned renew_margin_s;	       /* 3600 */
+	unsigned rival_clear_s;		       /* 0: TARTAN_FLANNEL_RIVAL_CLEAR_S */
 };
 
 int tartan_flannel_registry_new(struct ev_loop *loop, struct tartan_etcd_client *etcd,
@@ -96,3 +102,8 @@ tartan_flannel_registry_peer(const struct tartan_flannel_registry *reg, size_t i
 const char *tartan_flannel_registry_state(const struct tartan_flannel_registry *reg);
 /* both watches connected (or the peer watch dropped for a list by choice, not failed) */
 bool tartan_flannel_registry_connected(const struct tartan_flannel_registry *reg);
+/* The writer that overwrote our lease key, while it is remembered (rival.h); else NULL */
+const struct tartan_flannel_rival *
+tartan_flannel_registry_rival(const struct tartan_flannel_registry *reg);
+/* overwrites of our lease key by other writers since start */
+uint64_t tartan_flannel_registry_overwrites_total(const struct tartan_flannel_registry *reg);
