@@ -486,10 +486,10 @@ int tartan_ctl_render_leases(json_t *result, char **ret_text)
 	return render_list(result, "leases", lease_headers, LEASE_COLUMNS, lease_row, ret_text);
 }
 
-#define POD_COLUMNS 6
+#define POD_COLUMNS 7
 
 static const char *const pod_headers[POD_COLUMNS] = {
-	"ADDRESS", "POD", "CONTAINER", "IFNAME", "HOST-IF", "NOTE",
+	"ADDRESS", "POD", "CONTAINER", "IFNAME", "HOST-IF", "STATE", "NOTE",
 };
 
 /* docker's short form of a container id */
@@ -541,10 +541,13 @@ static int pod_row(json_t *pod, char **cells)
 		r = pod_cell(json_object_get(pod, "ifName"), SIZE_MAX, &cells[3]);
 	if (r >= 0)
 		r = pod_cell(json_object_get(pod, "hostIf"), SIZE_MAX, &cells[4]);
+	/* "attached" or "gone" (the pod's network is gone without a DEL) */
+	if (r >= 0)
+		r = pod_cell(json_object_get(pod, "state"), SIZE_MAX, &cells[5]);
 	if (r < 0)
 		return r;
-	cells[5] = strdup(json_is_true(in) ? "" : json_is_false(in) ? "outside subnet" : "-");
-	return cells[5] ? 0 : -ENOMEM;
+	cells[6] = strdup(json_is_true(in) ? "" : json_is_false(in) ? "outside subnet" : "-");
+	return cells[6] ? 0 : -ENOMEM;
 }
 
 int tartan_ctl_render_pods(json_t *result, char **ret_text)

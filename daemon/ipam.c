@@ -918,6 +918,103 @@ out:
 	return r;
 }
 
+/* The entry of s at addr, or NULL (s is ordered by address). */
+static const struct tartan_ipam_entry *scan_at(const struct scan *s, uint32_t addr)
+{
+	struct tartan_ipam_entry key = { .addr = addr };
+
+	return s->n > 0 ? bsearch(&key, s->e, s->n, sizeof(*s->e), entry_cmp) : NULL;
+}
+
+/* content under addr's name, if that name is free: -EADDRINUSE when it is not */
+static int take_addr(struct tartan_ipam *ipam, const char *content, size_t len, uint32_t addr)
+{
+	char tmp[sizeof(TEMP_PREFIX) + 16], name[TARTAN_IP4_ADDR_STRLEN];
+	int fd = -1, r;
+
+	if (ipam->n_unsynced == TARTAN_IPAM_UNSYNCED_MAX) {
+		r = tartan_ipam_sync(ipam);
+		if (r < 0)
+			return r;
+	}
+	r = temp_create(ipam, content, len, tmp, &fd);
+	if (r < 0)
+		return r;
+	tartan_ip4_addr_format(addr, name);
+	r = 0;
+	if (linkat(ipam->dfd, tmp, ipam->dfd, name, 0) < 0)
+		r = errno == EEXIST ? -EADDRINUSE : -errno;
+	(void)unlinkat(ipam->dfd, tmp, 0);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	ipam->unsynced[ipam->n_unsynced++] = fd;
+	ipam->dir_unsynced = true;
+	return 0;
+}
+
+int tartan_ipam_allocate_addr(struct tartan_ipam *ipam, const char *id, const char *ifname,
+			      uint32_t addr)
+{
+	const struct tartan_ipam_entry *e;
+	struct foreign f = { 0 };
+	struct scan s = { 0 };
+	char *content = NULL;
+	bool *match = NULL;
+	size_t n_old = 0;
+	int r, len;
+
+	if (!ipam || !tartan_ipam_attachment_is_valid(id, ifname))
+		return -EINVAL;
+	/* host-local: outside the range, or "requested ip ... is subnet's gateway" */
+	if (!addr_is_allocatable(ipam, addr))
+		return -EDOM;
+	len = asprintf(&content, "%s" LINE_BREAK "%s", id, ifname);
+	if (len < 0)
+		return -ENOMEM;
+	r = lock_take(ipam);
+	if (r >= 0)
+		r = scan_dir(ipam, &s);
+	if (r < 0)
+		goto out;
+	match = calloc(s.n + 1, sizeof(*match));
+	if (!match) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* what (id, ifname) holds now; the entry at addr is ours when it is among them */
+	n_old = scan_match(&s, id, ifname, true, match);
+	e = scan_at(&s, addr);
+	if (e && e->state == TARTAN_IPAM_HELD && match[e - s.e]) {
+		match[e - s.e] = false; /* kept: a repeated request is answered as it was */
+		r = 0;
+	} else if (e) {
+		r = -EADDRINUSE; /* another attachment's, or a file that does not parse */
+	} else {
+		r = foreign_scan(ipam, &f);
+		if (r >= 0 && foreign_has(&f, addr))
+			r = -EADDRINUSE;
+		if (r >= 0)
+			r = take_addr(ipam, content, (size_t)len, addr);
+		if (r >= 0)
+			last_reserved_write(ipam, addr);
+	}
+	/* the attachment asked for this address now: what it held before goes, after */
+	if (r >= 0 && n_old > 0) {
+		size_t n_released;
+
+		r = scan_release(ipam, &s, match, NULL, &n_released);
+	}
+out:
+	lock_drop(ipam);
+	scan_done(&s);
+	free(match);
+	free(f.a);
+	free(content);
+	return r;
+}
+
 int tartan_ipam_find(struct tartan_ipam *ipam, const char *id, const char *ifname,
 		     uint32_t *ret_addr)
 {

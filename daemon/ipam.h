@@ -153,6 +153,19 @@ _tartan_wur_ int tartan_ipam_allocate(struct tartan_ipam *ipam, const char *id, 
 				      uint32_t *ret_addr);
 
 /*
+ * Gives the attachment (id, ifname) exactly addr: a static address the runtime asked for,
+ * reserved as host-local reserves a requested IP (last_reserved_ip.0 updated too). -EDOM
+ * when the subnet does not hand addr out (outside it, its network, broadcast or gateway
+ * address); -EADDRINUSE when another attachment holds it, a file that does not parse is
+ * named by it, or a store under the foreign root holds it (tartan_ipam_list() says who).
+ * Idempotent: when (id, ifname) holds addr already, nothing is written. When it holds
+ * other addresses of the subnet (an ADD repeated with another request), addr is taken
+ * first and they are released after. -EINVAL and -EAGAIN as tartan_ipam_allocate().
+ */
+_tartan_wur_ int tartan_ipam_allocate_addr(struct tartan_ipam *ipam, const char *id,
+					   const char *ifname, uint32_t addr);
+
+/*
  * The address (id, ifname) holds in the current subnet, found as host-local's
  * FindByID does: files holding exactly id and ifname, and if there is none,
  * files holding only id (written by host-local before v0.8). -ENOENT when it

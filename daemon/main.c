@@ -314,12 +314,16 @@ static void write_cni_confs(struct daemon *d)
 		.subnet_file = d->opts->subnet_file,
 		.socket_path = d->opts->socket_path,
 	};
-	char *data_dir = NULL;
+	char *data_dir = NULL, *pending_del = NULL;
 	int err;
 
 	if (!node_subnet(d, &in.subnet) || ipam_data_dir(d, &data_dir) < 0)
 		return;
 	in.ipam_data_dir = data_dir;
+	/* the plugin records there the DELs it cannot hand to tartand */
+	if (asprintf(&pending_del, "%s/pending-del", d->opts->state_dir) < 0)
+		pending_del = NULL;
+	in.pending_del_dir = pending_del;
 	err = write_conf(d, TARTAN_OPTIONS_FILE_CONFLIST, TARTAN_CNICONF_TARTAN_LIST, &in);
 	if (d->kubenet)
 		err |= write_conf(d, TARTAN_OPTIONS_FILE_KUBENET_CONF, TARTAN_CNICONF_KUBENET, &in);
@@ -330,6 +334,7 @@ static void write_cni_confs(struct daemon *d)
 				  &in);
 	d->confs_written = err >= 0;
 	free(data_dir);
+	free(pending_del);
 	notify_if_ready(d);
 }
 
@@ -1058,6 +1063,7 @@ static int start_pods(struct daemon *d)
 		err = tartan_pods_set_cni_data_dir(d->pods, d->opts->cni_data_dir);
 	if (err < 0)
 		return tartan_log_errno(TARTAN_LOG_ERROR, -err, "pods: %m");
+	tartan_pods_set_hairpin(d->pods, d->opts->hairpin_mode == TARTAN_HAIRPIN_VETH);
 	ev_check_init(&d->pods_sync, pods_sync_cb);
 	d->pods_sync.data = d;
 	ev_check_start(d->loop, &d->pods_sync);

@@ -110,8 +110,9 @@ static const struct opt_def opt_defs[] = {
 	  "rkt.kubernetes.io conf: bridge, or flannel (subnet.env)" },
 	{ "pod-cidr", KIND_CIDR, 0, 0, 0, 0, NULL, "CIDR",
 	  "fixed pod subnet of this node (kubenet mode)" },
-	{ "hairpin-mode", KIND_HAIRPIN_MODE, 0, FIELD(hairpin_mode), 0, 0, "promiscuous-bridge",
-	  "MODE", "kubenet mode: promiscuous-bridge, hairpin-veth or none" },
+	/* no default here: it depends on the mode (check_combinations) */
+	{ "hairpin-mode", KIND_HAIRPIN_MODE, 0, FIELD(hairpin_mode), 0, 0, NULL, "MODE",
+	  "hairpin-veth (default), none, promiscuous-bridge (kubenet's)" },
 	{ "non-masquerade-cidr", KIND_NON_MASQ_CIDR, 0, 0, 0, 0, "10.0.0.0/8", "CIDR",
 	  "kubenet mode: not masqueraded to there; 0.0.0.0/0: nothing is" },
 	{ "resync-interval", KIND_UINT, 0, FIELD(resync_interval), 1, 86400, "10", "SECONDS",
@@ -1178,6 +1179,16 @@ static int check_combinations(struct parser *p)
 	if (o->etcd_password && !o->etcd_username)
 		return fail(p, "%s is set without --etcd-username",
 			    p->subject[opt_index("etcd-password")]);
+	/* kube-flannel's conf turns hairpin on for every pod; kubenet keeps kubelet's default,
+	 * and only kubenet has a promiscuous bridge to offer */
+	if (!p->given[opt_index("hairpin-mode")])
+		o->hairpin_mode =
+			o->has_pod_cidr ? TARTAN_HAIRPIN_PROMISCUOUS_BRIDGE : TARTAN_HAIRPIN_VETH;
+	else if (!o->has_pod_cidr && o->hairpin_mode == TARTAN_HAIRPIN_PROMISCUOUS_BRIDGE)
+		return fail(p,
+			    "%s: promiscuous-bridge is kubenet mode's (--pod-cidr); flannel mode "
+			    "takes hairpin-veth or none",
+			    p->subject[opt_index("hairpin-mode")]);
 	/* kubenet's bridge, where kubelet's kubenet made it */
 	if (o->has_pod_cidr && !p->given[opt_index("bridge")]) {
 		free(o->bridge);

@@ -13,6 +13,7 @@
 #include "cni/result.h"
 #include "daemon/ipam.h"
 #include "daemon/log.h"
+#include "daemon/podreq.h"
 #include "daemon/pods.h"
 #include "flannel/lease.h"
 #include "netcfg/file.h"
@@ -30,6 +31,11 @@ struct tartan_pods {
 	uint32_t gateway;
 	unsigned mtu;
 	bool hairpin; /* kubenet hairpin-veth: on every host end */
+	/* attachments whose host end was missing at the last sweep (tartan_pods_sweep_gone) */
+	struct gone_mark *gone;
+	size_t n_gone;
+	unsigned gone_grace_s;
+	size_t gc_released; /* by the last GC, for its log line */
 	struct tartan_pods_stats stats;
 };
 
@@ -43,6 +49,11 @@ const double tartan_pods_latency_bounds[TARTAN_PODS_N_BUCKETS] = {
 	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 };
 
+struct gone_mark {
+	char *id, *ifname;
+	double since; /* CLOCK_MONOTONIC seconds, when first seen gone */
+};
+
 /* One request, read once. Strings point into the request object. */
 struct cni_request {
 	const char *command, *id, *netns, *ifname, *args;
@@ -54,6 +65,34 @@ struct cni_request {
 #define POD_NAME_MAX 253
 /* a metadata file: two names, the id and the interface, with JSON around them */
 #define META_FILE_MAX (4 * 1024)
+
+static void gone_marks_free(struct gone_mark *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(m[i].id);
+		free(m[i].ifname);
+	}
+	free(m);
+}
+
+/* TARTAN_GONE_GRACE_S, for tests: seconds, 0..86400 */
+static unsigned gone_grace(void)
+{
+	const char *v = getenv("TARTAN_GONE_GRACE_S");
+	unsigned long n;
+	char *end;
+
+	if (!v)
+		return TARTAN_PODS_GONE_GRACE_S;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || n > 86400) {
+		tartan_log_warning("TARTAN_GONE_GRACE_S='%.16s' is not 0..86400: %u s, ignoring", v,
+				   TARTAN_PODS_GONE_GRACE_S);
+		return TARTAN_PODS_GONE_GRACE_S;
+	}
+	return (unsigned)n;
+}
 
 int tartan_pods_new(const char *state_dir, const char *bridge, struct tartan_pods **ret)
 {
@@ -79,6 +118,7 @@ int tartan_pods_new(const char *state_dir, const char *bridge, struct tartan_pod
 		tartan_pods_free(p);
 		return err;
 	}
+	p->gone_grace_s = gone_grace();
 	*ret = p;
 	return 0;
 }
@@ -90,6 +130,7 @@ void tartan_pods_free(struct tartan_pods *p)
 	/* pods and their addresses stay: they keep working while tartand restarts */
 	tartan_ipam_free(p->ipam);
 	tartan_nl_free(p->nl);
+	gone_marks_free(p->gone, p->n_gone);
 	free(p->ipam_dir);
 	free(p->cni_data_dir);
 	free(p->meta_dir);
@@ -398,14 +439,84 @@ static void undo_link(struct tartan_pods *p, const char *host)
 				 tartan_nl_last_error(p->nl));
 }
 
+/* ADD's static address held by someone else: who, as far as the store can tell */
+static json_t *in_use_error(struct tartan_pods *p, uint32_t addr)
+{
+	struct tartan_ipam_entry *e = NULL;
+	char ip[TARTAN_IP4_ADDR_STRLEN];
+	json_t *answer = NULL;
+	size_t n = 0, i;
+
+	tartan_ip4_addr_format(addr, ip);
+	if (tartan_ipam_list(p->ipam, &e, &n) < 0)
+		n = 0;
+	for (i = 0; i < n && e[i].addr != addr; i++)
+		;
+	if (i < n && e[i].id)
+		answer = cni_error(TARTAN_PODS_ERR_ADDRESS_IN_USE, ip,
+				   "the requested address %s is held by container %s (%s)", ip,
+				   e[i].id, e[i].ifname ? e[i].ifname : "-");
+	else if (i < n)
+		answer =
+			cni_error(TARTAN_PODS_ERR_ADDRESS_IN_USE, ip,
+				  "the requested address %s is taken: its file in %s is unreadable",
+				  ip, p->ipam_dir);
+	else
+		answer = cni_error(TARTAN_PODS_ERR_ADDRESS_IN_USE, ip,
+				   "the requested address %s is held in another host-local store "
+				   "under %s",
+				   ip, p->cni_data_dir ? p->cni_data_dir : "-");
+	tartan_ipam_entries_free(e, n);
+	return answer;
+}
+
+/* The pod's address: the one it asked for (daemon/podreq.h), or the next free one. On
+ * failure *ret_answer is the error to answer (NULL: no memory). */
+static int pod_address(struct tartan_pods *p, const struct cni_request *r,
+		       const struct tartan_podreq *req, uint32_t *ret_addr, json_t **ret_answer)
+{
+	char ip[TARTAN_IP4_ADDR_STRLEN], net[TARTAN_IP4_NET_STRLEN];
+	int err;
+
+	if (!req->has_addr) {
+		err = tartan_ipam_allocate(p->ipam, r->id, r->ifname, ret_addr);
+		if (err < 0)
+			*ret_answer = ipam_error(err, p);
+		return err;
+	}
+	tartan_ip4_addr_format(req->addr, ip);
+	tartan_ip4_net_format(&p->subnet, net);
+	if (req->addr_len && req->addr_len != p->subnet.len) {
+		*ret_answer = cni_error(req->addr_code, ip,
+					"the requested address %s/%u: the node's subnet is %s", ip,
+					req->addr_len, net);
+		return -EDOM;
+	}
+	err = tartan_ipam_allocate_addr(p->ipam, r->id, r->ifname, req->addr);
+	if (err == -EDOM)
+		*ret_answer = cni_error(req->addr_code, ip,
+					"the requested address %s is not one this node hands out: "
+					"%s less its network, broadcast and gateway addresses",
+					ip, net);
+	else if (err == -EADDRINUSE)
+		*ret_answer = in_use_error(p, req->addr);
+	else if (err < 0)
+		*ret_answer = ipam_error(err, p);
+	else
+		*ret_addr = req->addr;
+	return err;
+}
+
 static json_t *pod_add(struct tartan_pods *p, const struct cni_request *r)
 {
 	char host[IF_NAMESIZE], ip[TARTAN_IP4_ADDR_STRLEN], gw[TARTAN_IP4_ADDR_STRLEN];
 	char cidr[TARTAN_IP4_NET_STRLEN + 4], hmac[TARTAN_FLANNEL_MAC_STRLEN],
 		pmac[TARTAN_FLANNEL_MAC_STRLEN];
 	uint8_t host_mac[TARTAN_NL_MAC_LEN], pod_mac[TARTAN_NL_MAC_LEN];
+	struct tartan_podreq_error req_error;
 	struct tartan_nl *pod = NULL;
 	int fd = -1, host_index, pod_index, bridge_index, err;
+	struct tartan_podreq req;
 	json_t *answer = NULL;
 	uint32_t addr;
 
@@ -415,6 +526,8 @@ static json_t *pod_add(struct tartan_pods *p, const struct cni_request *r)
 			"this node holds no subnet yet (tartand is waiting for its lease)");
 	if (!r->netns)
 		return cni_error(TARTAN_CNI_ERR_INVALID_ENV, NULL, "ADD needs CNI_NETNS");
+	if (tartan_podreq_parse(r->args, r->config, &req, &req_error) < 0)
+		return cni_error(req_error.code, NULL, "%s", req_error.msg);
 	err = tartan_netns_open(r->netns, &fd);
 	if (err < 0)
 		return netns_error(r->netns, err);
@@ -427,11 +540,13 @@ static json_t *pod_add(struct tartan_pods *p, const struct cni_request *r)
 	/* the record first: an address tartan gives always has one, even when the daemon dies
 	 * right after the allocation, so a GC after the restart can release it */
 	meta_write(p, r);
-	err = tartan_ipam_allocate(p->ipam, r->id, r->ifname, &addr);
+	err = pod_address(p, r, &req, &addr, &answer);
 	if (err < 0) {
 		close(fd);
-		meta_remove(p, r->id, r->ifname);
-		return ipam_error(err, p);
+		/* an ADD repeated with another static address keeps what it held until its DEL */
+		if (tartan_ipam_find(p->ipam, r->id, r->ifname, &addr) == -ENOENT)
+			meta_remove(p, r->id, r->ifname);
+		return answer;
 	}
 	host_ifname(r->id, r->ifname, host);
 	/* Both ends made with their MTU and MACs, the host end up on the bridge, in one request.
@@ -449,7 +564,9 @@ static json_t *pod_add(struct tartan_pods *p, const struct cni_request *r)
 		.host_up = true,
 	};
 	err = tartan_nl_mac_random(host_mac);
-	if (err >= 0)
+	if (err >= 0 && req.has_mac)
+		memcpy(pod_mac, req.mac, sizeof(pod_mac));
+	else if (err >= 0)
 		err = tartan_nl_mac_random(pod_mac);
 	if (err >= 0)
 		err = tartan_nl_veth_create(p->nl, &veth);
@@ -721,6 +838,139 @@ static void sweep_records(struct tartan_pods *p, const struct tartan_ipam_attach
 	closedir(d);
 }
 
+/* ---- attachments whose pod network is gone (see pods.h) ---- */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool link_listed(const struct tartan_nl_link *links, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(links[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+static const struct gone_mark *gone_find(const struct tartan_pods *p, const char *id,
+					 const char *ifname)
+{
+	for (size_t i = 0; i < p->n_gone; i++)
+		if (strcmp(p->gone[i].id, id) == 0 && strcmp(p->gone[i].ifname, ifname) == 0)
+			return &p->gone[i];
+	return NULL;
+}
+
+/* Releases a gone attachment's address and record; false when the store refused. */
+static bool gone_release(struct tartan_pods *p, const char *id, const char *ifname,
+			 const char *host, double for_s)
+{
+	char ip[TARTAN_IP4_ADDR_STRLEN] = "-";
+	uint32_t addr;
+	int err;
+
+	if (tartan_ipam_find(p->ipam, id, ifname, &addr) >= 0)
+		tartan_ip4_addr_format(addr, ip);
+	err = tartan_ipam_release(p->ipam, id, ifname, NULL);
+	if (err < 0) {
+		tartan_log_errno(TARTAN_LOG_WARNING, -err,
+				 "container %s (%s): its pod network is gone, but its address "
+				 "cannot be released now: %m; retrying at the next resync",
+				 id, ifname);
+		return false;
+	}
+	meta_remove(p, id, ifname);
+	tartan_log_warning("released %s of container %s (%s): its pod network is gone without "
+			   "a DEL (host end %s missing for %.0f s)",
+			   ip, id, ifname, host, for_s);
+	return true;
+}
+
+/* One pod record in the sweep: gone (marked into *marks) or released, or attached. */
+static int sweep_one(struct tartan_pods *p, const char *path, const struct tartan_nl_link *links,
+		     size_t n_links, double now, struct gone_mark **marks, size_t *n_marks)
+{
+	char *id = NULL, *ifname = NULL, host[IF_NAMESIZE];
+	const struct gone_mark *old;
+	struct gone_mark *m;
+
+	if (record_attachment(p, path, &id, &ifname) < 0)
+		return 0; /* not a record of ours: left alone */
+	host_ifname(id, ifname, host);
+	old = gone_find(p, id, ifname);
+	if (link_listed(links, n_links, host) ||
+	    (old && now - old->since >= p->gone_grace_s &&
+	     gone_release(p, id, ifname, host, now - old->since))) {
+		free(id);
+		free(ifname);
+		return 0;
+	}
+	m = realloc(*marks, (*n_marks + 1) * sizeof(*m));
+	if (!m) {
+		free(id);
+		free(ifname);
+		return -ENOMEM;
+	}
+	*marks = m;
+	m[*n_marks] =
+		(struct gone_mark){ .id = id, .ifname = ifname, .since = old ? old->since : now };
+	if (!old)
+		tartan_log_info("container %s (%s): host end %s is missing: its pod network is "
+				"gone; its address goes in %u s unless it comes back",
+				id, ifname, host, p->gone_grace_s);
+	(*n_marks)++;
+	return 0;
+}
+
+void tartan_pods_sweep_gone(struct tartan_pods *p)
+{
+	struct tartan_nl_link *links = NULL;
+	struct gone_mark *marks = NULL;
+	size_t n_links = 0, n_marks = 0;
+	struct dirent *de;
+	double now = now_s();
+	DIR *d;
+	int err;
+
+	if (!p || !p->ipam)
+		return;
+	/* requests are served on this loop too: no ADD is half done while this runs */
+	err = tartan_nl_link_list(p->nl, &links, &n_links);
+	if (err < 0) {
+		tartan_log_errno(TARTAN_LOG_WARNING, -err, "listing links for gone pods: %m");
+		return;
+	}
+	d = opendir(p->meta_dir);
+	while (d && (de = readdir(d))) {
+		char *path = NULL;
+
+		if (de->d_name[0] == '.' || !strstr(de->d_name, ".json"))
+			continue;
+		if (asprintf(&path, "%s/%s", p->meta_dir, de->d_name) < 0)
+			err = -ENOMEM;
+		else
+			err = sweep_one(p, path, links, n_links, now, &marks, &n_marks);
+		free(path);
+		if (err < 0)
+			break;
+	}
+	if (d)
+		closedir(d);
+	free(links);
+	if (err < 0) {
+		/* the marks so far are kept: a grace never starts again for want of memory */
+		gone_marks_free(marks, n_marks);
+		return;
+	}
+	gone_marks_free(p->gone, p->n_gone);
+	p->gone = marks;
+	p->n_gone = n_marks;
+}
+
 /* CNI GC: config["cni.dev/valid-attachments"] = [{"containerID":..,"ifname":..}...] */
 static json_t *pod_gc(struct tartan_pods *p, const struct cni_request *r)
 {
@@ -898,8 +1148,9 @@ bool tartan_pods_addresses(struct tartan_pods *p, size_t *ret_in_use, size_t *re
 int tartan_pods_list(struct tartan_pods *p, json_t **ret)
 {
 	struct tartan_ipam_entry *e = NULL;
+	struct tartan_nl_link *links = NULL;
+	size_t n = 0, n_links = 0;
 	json_t *list, *out;
-	size_t n = 0;
 	int err = 0;
 
 	list = json_array();
@@ -907,6 +1158,9 @@ int tartan_pods_list(struct tartan_pods *p, json_t **ret)
 		return -ENOMEM;
 	if (p->ipam)
 		err = tartan_ipam_list(p->ipam, &e, &n);
+	/* the host ends there are, for "state" */
+	if (err >= 0 && n > 0)
+		err = tartan_nl_link_list(p->nl, &links, &n_links);
 	for (size_t i = 0; i < n && err >= 0; i++) {
 		char ip[TARTAN_IP4_ADDR_STRLEN], host[IF_NAMESIZE] = "";
 		json_t *o, *meta = NULL;
@@ -917,17 +1171,19 @@ int tartan_pods_list(struct tartan_pods *p, json_t **ret)
 			host_ifname(e[i].id, e[i].ifname, host);
 			meta = meta_read(p, e[i].id, e[i].ifname);
 		}
-		o = json_pack("{s:s,s:s?,s:s?,s:s,s:b,s:O?,s:O?}", "address",
+		o = json_pack("{s:s,s:s?,s:s?,s:s,s:b,s:s,s:O?,s:O?}", "address",
 			      tartan_ip4_addr_format(e[i].addr, ip), "containerID", e[i].id,
 			      "ifName", e[i].ifname, "hostIf", host, "inSubnet",
-			      e[i].state == TARTAN_IPAM_HELD, "namespace",
-			      json_object_get(meta, "namespace"), "name",
+			      e[i].state == TARTAN_IPAM_HELD, "state",
+			      meta && !link_listed(links, n_links, host) ? "gone" : "attached",
+			      "namespace", json_object_get(meta, "namespace"), "name",
 			      json_object_get(meta, "name"));
 		json_decref(meta);
 		if (!o || json_array_append_new(list, o) < 0)
 			err = -ENOMEM;
 	}
 	tartan_ipam_entries_free(e, n);
+	free(links);
 	if (err < 0) {
 		json_decref(list);
 		return err;

@@ -14,8 +14,13 @@
  * namespace under its CNI_IFNAME (no move between namespaces), gives it the
  * address, the MTU and a default route via the bridge's gateway, and puts the
  * host end on the bridge. The host end's name is derived from the container
- * id and interface name, so DEL finds it without the namespace. Any failure
- * undoes what was done: nothing is left half-made, no address is held.
+ * id and interface name, so DEL finds it without the namespace. A static
+ * address and MAC the runtime asks for (CNI_ARGS IP= and MAC=, runtimeConfig
+ * ips and mac: daemon/podreq.h) are given exactly, or refused with 4 or 7 (not
+ * one the subnet hands out, a bad MAC) or TARTAN_PODS_ERR_ADDRESS_IN_USE; the
+ * MAC is the pod end's. With hairpin on (tartan_pods_set_hairpin()) the host
+ * end gets hairpin mode. Any failure undoes what was done: nothing is left
+ * half-made, no address is held.
  * DEL undoes ADD and succeeds when there is nothing to undo; CHECK verifies
  * what ADD made (the host end on the bridge, the pod's address, its default
  * route via the gateway; 3 with the reason when one is missing); GC releases
@@ -24,7 +29,19 @@
  * runtime's to list: they stay); STATUS says whether a
  * pod can be added now. Until the node holds a subnet the store is closed:
  * ADD, DEL, CHECK and GC answer "try again later" (11), so a DEL is never
- * answered as done without its address released.
+ * answered as done without its address released. An attachment whose pod
+ * network is gone without any DEL is shown as "gone" and released by the rule
+ * of tartan_pods_sweep_gone().
+ *
+ * No DEL is lost: the DELs the plugin could not hand over are records in
+ * <state-dir>/pending-del (cni/pending.h), applied as DELs before requests are
+ * served (tartan_pods_apply_pending()), and an ADD of an attachment with a
+ * record applies the record first.
+ *
+ * Every request is logged on one line: at info "pod ADD <12 of the id>
+ * <namespace/name from CNI_ARGS, or -> <ifname> <address or -> ok <ms> ms"
+ * (GC: "pod GC released N ok ..."; STATUS: "pod STATUS ok ..."), at warning
+ * "... failed (code N): msg" instead of "ok"; at debug the netlink steps.
  */
 #pragma once
 
@@ -47,6 +64,8 @@
 enum {
 	TARTAN_PODS_ERR_NO_ADDRESS = 100, /* every address of the node's subnet is held */
 	TARTAN_PODS_ERR_NETLINK = 101,	  /* the kernel refused a change */
+	/* the static address asked for is another attachment's (the message names it) */
+	TARTAN_PODS_ERR_ADDRESS_IN_USE = 102,
 };
 
 struct tartan_pods;
@@ -74,9 +93,37 @@ _tartan_wur_ int tartan_pods_set_cni_data_dir(struct tartan_pods *p, const char 
 _tartan_wur_ int tartan_pods_set_node(struct tartan_pods *p, const struct tartan_ip4_net *subnet,
 				      unsigned mtu);
 
-/* Hairpin mode on the host end of every pod added from now on (kubenet's
- * --hairpin-mode=hairpin-veth, as the bridge plugin's hairpinMode); off by default. */
+/* Hairpin mode on the host end of every pod added from now on (--hairpin-mode=hairpin-veth,
+ * flannel mode's default: as the bridge plugin's hairpinMode); off until called. */
 void tartan_pods_set_hairpin(struct tartan_pods *p, bool hairpin);
+
+/* where the plugin records the DELs tartand cannot take (cni/pending.h), under state_dir;
+ * tartand writes it as "pendingDelDir" into the conflist */
+#define TARTAN_PODS_PENDING_DIR "pending-del"
+
+/*
+ * Applies the pending DELs under <state_dir>/TARTAN_PODS_PENDING_DIR, each as a DEL (logged;
+ * a record that is not one is moved aside as NAME.bad), once the store is open: by
+ * tartan_pods_set_node() when it opens, before a request when the directory changed, and by
+ * the daemon at every resync. Returns how many were applied, or -errno (logged).
+ */
+int tartan_pods_apply_pending(struct tartan_pods *p);
+
+/*
+ * Attachments whose pod network is gone without a DEL (the pod's namespace destroyed while
+ * tartand was down, and no DEL recorded): the pod end of a veth dies with its namespace and
+ * takes the host end with it. The rule, applied at every call (every resync interval):
+ * an attachment tartan made (it has a pod record under <state-dir>/pods) whose host end
+ * does not exist is marked gone, with the time it was first seen so (no ADD is ever half
+ * done while this runs: requests are served on the same loop); still gone at a call
+ * TARTAN_PODS_GONE_GRACE_S or more later (TARTAN_GONE_GRACE_S in the environment, for
+ * tests), its address and record are released, logged at warning with the container, the
+ * interface and the address. A host end that exists again clears the mark. An address
+ * whose host end exists is never released; the rkt conf's host-local pods (no record)
+ * are never touched. The marks live in memory: after a restart the grace starts again.
+ */
+#define TARTAN_PODS_GONE_GRACE_S 60
+void tartan_pods_sweep_gone(struct tartan_pods *p);
 
 /* The IPAM store's fsyncs for the allocations and releases answered so far (see
  * daemon/ipam.h), a failure logged; cheap when nothing waits. NULL is fine. */

@@ -97,7 +97,8 @@ static int render_bridge(struct conf *c, const char *name, bool ip_masq, json_t 
 static int render_rkt_bridge(struct conf *c, json_t **ret)
 {
 	/* see cniconf.h: exactly one of the node and bridge masquerades */
-	return render_bridge(c, RKT_NETWORK, !c->in->ip_masq, NULL, ret);
+	return render_bridge(c, RKT_NETWORK, !c->in->ip_masq, json_boolean(c->in->hairpin_mode),
+			     ret);
 }
 
 static int render_rkt_flannel(struct conf *c, json_t **ret)
@@ -116,10 +117,10 @@ static int render_rkt_flannel(struct conf *c, json_t **ret)
 		if (!ipam)
 			return -EINVAL; /* not UTF-8: the only way a string fails */
 	}
-	o = json_pack_ex(&jerr, 0, "{s:s, s:s, s:s, s:s, s:o*, s:{s:s, s:b}}", "cniVersion",
+	o = json_pack_ex(&jerr, 0, "{s:s, s:s, s:s, s:s, s:o*, s:{s:s, s:b, s:b}}", "cniVersion",
 			 RKT_VERSION, "name", RKT_NETWORK, "type", "flannel", "subnetFile",
 			 in->subnet_file, "ipam", ipam, "delegate", "bridge", in->bridge,
-			 "isDefaultGateway", 1);
+			 "isDefaultGateway", 1, "hairpinMode", (int)in->hairpin_mode);
 	if (!o)
 		return pack_error(&jerr);
 	*ret = o;
@@ -134,9 +135,13 @@ static int render_tartan_list(struct conf *c, json_t **ret)
 
 	if (!path_is_absolute(in->socket_path))
 		return -EINVAL;
-	o = json_pack_ex(&jerr, 0, "{s:s, s:s, s:[{s:s, s:s}, {s:s, s:{s:b}}]}", "cniVersion",
-			 LIST_VERSION, "name", "tartan", "plugins", "type", "tartan", "socket",
-			 in->socket_path, "type", "portmap", "capabilities", "portMappings", 1);
+	if (in->pending_del_dir && !path_is_absolute(in->pending_del_dir))
+		return -EINVAL;
+	o = json_pack_ex(&jerr, 0, "{s:s, s:s, s:[{s:s, s:s, s:s*, s:{s:b, s:b}}, {s:s, s:{s:b}}]}",
+			 "cniVersion", LIST_VERSION, "name", "tartan", "plugins", "type", "tartan",
+			 "socket", in->socket_path, "pendingDelDir", in->pending_del_dir,
+			 "capabilities", "ips", 1, "mac", 1, "type", "portmap", "capabilities",
+			 "portMappings", 1);
 	if (!o)
 		return pack_error(&jerr);
 	*ret = o;

@@ -13,6 +13,7 @@
  * TARTAN_CNICONF_RKT_BRIDGE (file TARTAN_CNICONF_RKT_FILE in --rkt-net-dir):
  *   {"cniVersion":"0.3.1","name":"rkt.kubernetes.io","type":"bridge",
  *    "bridge":<bridge>,"mtu":<mtu>,"isGateway":true,"ipMasq":<!ip_masq>,
+ *    "hairpinMode":<hairpin_mode>,
  *    "ipam":{"type":"host-local","subnet":<subnet>,"gateway":<subnet + 1>,
  *            ["dataDir":<ipam_data_dir>,] "routes":[{"dst":"0.0.0.0/0"}]}}
  *   0.3.1 is what rkt's last releases and Debian's plugins (0.1.0..1.0.0)
@@ -37,21 +38,25 @@
  * TARTAN_CNICONF_RKT_FLANNEL (--rkt-conf-type=flannel; same file name):
  *   {"cniVersion":"0.3.1","name":"rkt.kubernetes.io","type":"flannel",
  *    "subnetFile":<subnet_file>,["ipam":{"dataDir":<ipam_data_dir>},]
- *    "delegate":{"bridge":<bridge>,"isDefaultGateway":true}}
+ *    "delegate":{"bridge":<bridge>,"isDefaultGateway":true,"hairpinMode":<hairpin_mode>}}
  *   flannel's plugin fills the rest from subnet.env (mtu, ipMasq as above,
  *   isGateway, host-local on FLANNEL_SUBNET with a route to FLANNEL_NETWORK)
  *   and passes other delegate keys through to bridge: "bridge" keeps the
  *   pods on tartand's bridge (bridge's default is cni0), isDefaultGateway
- *   adds the default route (the k8s rkt example). subnet, mtu and ip_masq are
- *   not read.
+ *   adds the default route (the k8s rkt example), hairpinMode as the pods
+ *   tartan attaches get (kube-flannel's conf sets it). subnet, mtu and ip_masq
+ *   are not read.
  *
  * TARTAN_CNICONF_TARTAN_LIST (file TARTAN_CNICONF_LIST_FILE in --cni-conf-dir):
  *   {"cniVersion":"1.0.0","name":"tartan","plugins":[
- *     {"type":"tartan","socket":<socket_path>},
+ *     {"type":"tartan","socket":<socket_path>,["pendingDelDir":<pending_del_dir>,]
+ *      "capabilities":{"ips":true,"mac":true}},
  *     {"type":"portmap","capabilities":{"portMappings":true}}]}
  *   1.0.0: the newest version Debian's portmap 1.1.1 accepts (its VERSION
- *   answer stops there). The daemon knows the rest, so only socket_path is
- *   read: the list can be written before the node has a lease.
+ *   answer stops there). "ips" and "mac": the runtime passes a pod's static
+ *   address and MAC in runtimeConfig (CNI conventions). The daemon knows the
+ *   rest, so only socket_path and pending_del_dir are read: the list can be
+ *   written before the node has a lease.
  *
  * TARTAN_CNICONF_KUBENET (kubenet mode; kubelet's kubenet kept it in memory,
  *   so the file name is the caller's):
@@ -97,9 +102,12 @@ struct tartan_cniconf_input {
 	struct tartan_ip4_net subnet; /* the node's lease, or the pod CIDR in kubenet mode */
 	unsigned mtu;
 	bool ip_masq;		 /* tartand's --ip-masq (not the conf's ipMasq: see above) */
-	bool hairpin_mode;	 /* kubenet only: --hairpin-mode=hairpin-veth */
+	bool hairpin_mode;	 /* --hairpin-mode=hairpin-veth: the bridge confs' hairpinMode */
 	const char *subnet_file; /* --subnet-file, for the flannel-type conf */
 	const char *socket_path; /* --socket, for the tartan plugin */
+	/* where the tartan plugin records a DEL tartand cannot take now; NULL: the plugin's
+	 * default (the key is left out) */
+	const char *pending_del_dir;
 	/* host-local's dataDir (all kinds but the list); NULL: its default /var/lib/cni/networks */
 	const char *ipam_data_dir;
 };

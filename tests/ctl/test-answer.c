@@ -350,40 +350,47 @@ static void test_leases_hostile(void **state)
 static void test_pods_table(void **state)
 {
 	/* as tartand answers: a pod with its names, one attached by a runtime that
-	 * passed no K8S_* args, one from host-local before v0.8 (the id alone: no
-	 * interface, so no host end), one left outside the node's subnet */
+	 * passed no K8S_* args whose network is gone, one from host-local before v0.8 (the
+	 * id alone: no interface, so no host end), one left outside the node's subnet (from a
+	 * daemon that says no state: "-") */
 	expect_pods(
 		"{\"pods\":["
 		"{\"address\":\"10.5.3.2\",\"containerID\":"
 		"\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
 		"\"ifName\":\"eth0\",\"hostIf\":\"veth1a2b3c4d\",\"inSubnet\":true,"
-		"\"namespace\":\"default\",\"name\":\"web-1\"},"
+		"\"state\":\"attached\",\"namespace\":\"default\",\"name\":\"web-1\"},"
 		"{\"address\":\"10.5.3.3\",\"containerID\":\"ctr-0002\",\"ifName\":\"net1\","
-		"\"hostIf\":\"veth0000beef\",\"inSubnet\":true},"
+		"\"hostIf\":\"veth0000beef\",\"inSubnet\":true,\"state\":\"gone\"},"
 		"{\"address\":\"10.5.3.10\",\"containerID\":\"ctr1\",\"ifName\":null,"
-		"\"hostIf\":\"\",\"inSubnet\":true},"
+		"\"hostIf\":\"\",\"inSubnet\":true,\"state\":\"attached\"},"
 		"{\"address\":\"10.5.7.9\",\"containerID\":\"fedcba9876543210\","
 		"\"ifName\":\"eth0\",\"hostIf\":\"vethcafe0001\",\"inSubnet\":false,"
 		"\"namespace\":\"kube-system\",\"name\":\"coredns-5d78c9869d-x2x4q\","
 		"\"future\":{\"x\":1}}"
 		"]}",
-		"ADDRESS    POD                                   CONTAINER     IFNAME  HOST-IF       NOTE\n"
-		"10.5.3.2   default/web-1                         0123456789ab  eth0    veth1a2b3c4d\n"
-		"10.5.3.3   -                                     ctr-0002      net1    veth0000beef\n"
-		"10.5.3.10  -                                     ctr1          -       -\n"
+		"ADDRESS    POD                                   CONTAINER     IFNAME  HOST-IF       "
+		"STATE     NOTE\n"
+		"10.5.3.2   default/web-1                         0123456789ab  eth0    veth1a2b3c4d  "
+		"attached\n"
+		"10.5.3.3   -                                     ctr-0002      net1    veth0000beef  "
+		"gone\n"
+		"10.5.3.10  -                                     ctr1          -       -             "
+		"attached\n"
 		"10.5.7.9   kube-system/coredns-5d78c9869d-x2x4q  fedcba987654  eth0    vethcafe0001  "
-		"outside subnet\n");
+		"-         outside subnet\n");
 	/* no pods: the header alone */
-	expect_pods("{\"pods\":[]}", "ADDRESS  POD  CONTAINER  IFNAME  HOST-IF  NOTE\n");
+	expect_pods("{\"pods\":[]}", "ADDRESS  POD  CONTAINER  IFNAME  HOST-IF  STATE  NOTE\n");
 	/* one of the two names: the other is "-" */
 	expect_pods(
 		"{\"pods\":[{\"address\":\"10.5.3.2\",\"containerID\":\"c\",\"ifName\":\"eth0\","
-		"\"hostIf\":\"veth00000001\",\"inSubnet\":true,\"namespace\":\"default\"},"
+		"\"hostIf\":\"veth00000001\",\"inSubnet\":true,\"state\":\"attached\","
+		"\"namespace\":\"default\"},"
 		"{\"address\":\"10.5.3.4\",\"containerID\":\"d\",\"ifName\":\"eth0\","
-		"\"hostIf\":\"veth00000002\",\"inSubnet\":true,\"name\":\"db\",\"namespace\":\"\"}]}",
-		"ADDRESS   POD        CONTAINER  IFNAME  HOST-IF       NOTE\n"
-		"10.5.3.2  default/-  c          eth0    veth00000001\n"
-		"10.5.3.4  -/db       d          eth0    veth00000002\n");
+		"\"hostIf\":\"veth00000002\",\"inSubnet\":true,\"state\":\"attached\","
+		"\"name\":\"db\",\"namespace\":\"\"}]}",
+		"ADDRESS   POD        CONTAINER  IFNAME  HOST-IF       STATE     NOTE\n"
+		"10.5.3.2  default/-  c          eth0    veth00000001  attached\n"
+		"10.5.3.4  -/db       d          eth0    veth00000002  attached\n");
 }
 
 static void test_pods_hostile(void **state)
@@ -394,11 +401,11 @@ static void test_pods_hostile(void **state)
 		"{\"pods\":[7,null,"
 		"{\"address\":\"\\u001b[31m10.5.3.2\",\"containerID\":\"\\u001b]0;pwned\\u0007xyzxyz\","
 		"\"ifName\":3,\"hostIf\":[],\"inSubnet\":\"no\",\"namespace\":\"a\\nb\","
-		"\"name\":{}}]}",
-		"ADDRESS           POD       CONTAINER           IFNAME  HOST-IF  NOTE\n"
-		"-                 -         -                   -       -        -\n"
-		"-                 -         -                   -       -        -\n"
-		"\\x1b[31m10.5.3.2  a\\x0ab/-  \\x1b]0;pwned\\x07xy  -       -        -\n");
+		"\"name\":{},\"state\":\"\\u001b[2Jgone\"}]}",
+		"ADDRESS           POD       CONTAINER           IFNAME  HOST-IF  STATE        NOTE\n"
+		"-                 -         -                   -       -        -            -\n"
+		"-                 -         -                   -       -        -            -\n"
+		"\\x1b[31m10.5.3.2  a\\x0ab/-  \\x1b]0;pwned\\x07xy  -       -        \\x1b[2Jgone  -\n");
 
 	{
 		static const char *const bad[] = {

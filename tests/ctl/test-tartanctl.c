@@ -521,16 +521,16 @@ static void test_pods(void **state)
 		"{\"address\":\"10.5.3.2\",\"containerID\":"
 		"\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
 		"\"ifName\":\"eth0\",\"hostIf\":\"veth1a2b3c4d\",\"inSubnet\":true,"
-		"\"namespace\":\"default\",\"name\":\"web-1\"},"
+		"\"state\":\"attached\",\"namespace\":\"default\",\"name\":\"web-1\"},"
 		"{\"address\":\"10.5.3.3\",\"containerID\":\"ctr-0002\",\"ifName\":\"eth0\","
-		"\"hostIf\":\"veth0000beef\",\"inSubnet\":true},"
+		"\"hostIf\":\"veth0000beef\",\"inSubnet\":true,\"state\":\"gone\"},"
 		"{\"address\":\"10.5.9.7\",\"containerID\":\"fedcba9876543210\",\"ifName\":\"eth0\","
-		"\"hostIf\":\"vethcafe0001\",\"inSubnet\":false}]}";
+		"\"hostIf\":\"vethcafe0001\",\"inSubnet\":false,\"state\":\"attached\"}]}";
 	check(c, NULL, ARGS("--socket", c->path, "pods"), 0,
-	      "ADDRESS   POD            CONTAINER     IFNAME  HOST-IF       NOTE\n"
-	      "10.5.3.2  default/web-1  0123456789ab  eth0    veth1a2b3c4d\n"
-	      "10.5.3.3  -              ctr-0002      eth0    veth0000beef\n"
-	      "10.5.9.7  -              fedcba987654  eth0    vethcafe0001  outside subnet\n",
+	      "ADDRESS   POD            CONTAINER     IFNAME  HOST-IF       STATE     NOTE\n"
+	      "10.5.3.2  default/web-1  0123456789ab  eth0    veth1a2b3c4d  attached\n"
+	      "10.5.3.3  -              ctr-0002      eth0    veth0000beef  gone\n"
+	      "10.5.9.7  -              fedcba987654  eth0    vethcafe0001  attached  outside subnet\n",
 	      "");
 	/* --json: the daemon's object as it is, the whole container id */
 	check(c, c->path, ARGS("pods", "--json"), 0,
@@ -543,6 +543,7 @@ static void test_pods(void **state)
 	      "      \"ifName\": \"eth0\",\n"
 	      "      \"hostIf\": \"veth1a2b3c4d\",\n"
 	      "      \"inSubnet\": true,\n"
+	      "      \"state\": \"attached\",\n"
 	      "      \"namespace\": \"default\",\n"
 	      "      \"name\": \"web-1\"\n"
 	      "    },\n"
@@ -551,14 +552,16 @@ static void test_pods(void **state)
 	      "      \"containerID\": \"ctr-0002\",\n"
 	      "      \"ifName\": \"eth0\",\n"
 	      "      \"hostIf\": \"veth0000beef\",\n"
-	      "      \"inSubnet\": true\n"
+	      "      \"inSubnet\": true,\n"
+	      "      \"state\": \"gone\"\n"
 	      "    },\n"
 	      "    {\n"
 	      "      \"address\": \"10.5.9.7\",\n"
 	      "      \"containerID\": \"fedcba9876543210\",\n"
 	      "      \"ifName\": \"eth0\",\n"
 	      "      \"hostIf\": \"vethcafe0001\",\n"
-	      "      \"inSubnet\": false\n"
+	      "      \"inSubnet\": false,\n"
+	      "      \"state\": \"attached\"\n"
 	      "    }\n"
 	      "  ]\n"
 	      "}\n",
@@ -567,7 +570,7 @@ static void test_pods(void **state)
 	/* no pod attached: the header alone */
 	c->pods = "{\"pods\":[]}";
 	check(c, NULL, ARGS("--socket", c->path, "pods"), 0,
-	      "ADDRESS  POD  CONTAINER  IFNAME  HOST-IF  NOTE\n", "");
+	      "ADDRESS  POD  CONTAINER  IFNAME  HOST-IF  STATE  NOTE\n", "");
 	/* a result without the pods array is a malformed answer, but not for --json */
 	c->pods = "{\"leases\":[]}";
 	check(c, NULL, ARGS("--socket", c->path, "pods"), 1, "",

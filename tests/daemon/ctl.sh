@@ -261,7 +261,7 @@ tap_like "$out" "10\.5\.250\.0/24 +192\.0\.2\.99 +vxlan +[^ ]+ +no +-" \
 tap_check "the vxlan peer's lease deleted" ectl del "$P/subnets/10.5.250.0-24"
 
 out=$(tctl n1 pods 2>&1) && rc=0 || rc=$?
-tap_is "$rc|$out" "0|ADDRESS  POD  CONTAINER  IFNAME  HOST-IF  NOTE" "pods (text): none yet" || true
+tap_is "$rc|$out" "0|ADDRESS  POD  CONTAINER  IFNAME  HOST-IF  STATE  NOTE" "pods (text): none yet" || true
 out=$(tctl n1 pods --json 2>&1) && rc=0 || rc=$?
 tap_is "$rc $(jget "$out" 'd["pods"]' 2>&1)" "0 []" "pods --json: none yet" || true
 

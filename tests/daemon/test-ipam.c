@@ -8,6 +8,10 @@
  *  - a /29 hands out exactly its five addresses (network, broadcast and
  *    gateway never), then -ENOSPC; files byte-exact as host-local writes
  *    them ("ID\r\nIFNAME", mode 0644), last_reserved_ip.0 and lock present;
+ *  - a static address: exactly the one asked for, again for a repeated or
+ *    renewed request, the old one released when the request changes; -EDOM
+ *    for one the subnet does not hand out, -EADDRINUSE for one another
+ *    attachment, an unreadable file or a foreign store holds;
  *  - allocate and release are idempotent; round robin after
  *    last_reserved_ip.0 as host-local's iterator, also from a file written by
  *    hand, and from the first address when that file is garbage;
@@ -213,6 +217,15 @@ static void assert_addr(uint32_t got, const char *want)
 {
 	if (got != ip(want))
 		fail_msg("expected %s, saw %s", want, fmt(got));
+}
+
+static void put_abs(const char *path, const char *content)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+	close(fd);
 }
 
 /* ---- pure parts ---- */
@@ -491,6 +504,73 @@ static void test_idempotent(void **state)
 	assert_int_equal(tartan_ipam_allocate(ipam, "a\r\nb", "eth0", &f), -EINVAL);
 	assert_int_equal(tartan_ipam_allocate(ipam, "abc", "eth/0", &f), -EINVAL);
 	assert_int_equal(tartan_ipam_release(ipam, "", "eth0", NULL), -EINVAL);
+	tartan_ipam_free(ipam);
+}
+
+/* a static address (CNI_ARGS IP=, runtimeConfig ips) */
+static void test_allocate_addr(void **state)
+{
+	struct ctx *c = *state;
+	struct tartan_ipam *ipam = open_store(c, "10.5.3.0/29");
+	char p[256];
+	uint32_t f = 0;
+	size_t n = 0;
+
+	/* exactly the address asked for, in host-local's format; last_reserved_ip.0 follows */
+	assert_int_equal(tartan_ipam_allocate_addr(ipam, "ctr-a", "eth0", ip("10.5.3.5")), 0);
+	assert_file_is(c, "10.5.3.5", "ctr-a\r\neth0", 11);
+	assert_file_is(c, "last_reserved_ip.0", "10.5.3.5", 8);
+	assert_int_equal(tartan_ipam_find(ipam, "ctr-a", "eth0", &f), 0);
+	assert_addr(f, "10.5.3.5");
+	/* asked again: the same, nothing else written; allocate() finds it too */
+	assert_int_equal(tartan_ipam_allocate_addr(ipam, "ctr-a", "eth0", ip("10.5.3.5")), 0);
+	assert_addr(alloc_ok(ipam, "ctr-a", "eth0"), "10.5.3.5");
+	/* dynamic allocations go round it */
+	assert_addr(alloc_ok(ipam, "ctr-b", "eth0"), "10.5.3.6");
+	assert_addr(alloc_ok(ipam, "ctr-c", "eth0"), "10.5.3.2");
+
+	/* not one the subnet hands out: outside, network, broadcast, gateway */
+	assert_int_equal(tartan_ipam_allocate_addr(ipam, "ctr-d", "eth0", ip("10.5.4.2")), -EDOM);
+	assert_int_equal(tartan_ipam_allocate_addr(ipam, "ctr-d", "eth0", ip("10.5.3.0")), -EDOM);
+	assert_int_equal(tartan_ipam_allocate_addr(ipam, "ctr-d", "eth0", ip("10.5.3.7")), -EDOM);
+	assert_int_equal(tartan_ipam_allocate_addr(ipam, "ctr-d", "eth0", ip("10.5.3.1")), -EDOM);
+	/* another attachment's (another interface of the same container too), a file that
+	 * does not parse */
+	assert_int_equal(tartan_ipam_allocate_addr(ipam, "ctr-d", "eth0", ip("10.5.3.6")),
+			 -EADDRINUSE);
+	assert_int_equal(tartan_ipam_allocate_addr(ipam, "ctr-a", "net1", ip("10.5.3.5")),
+			 -EADDRINUSE);
+	put_file(c, "10.5.3.3", "", 0);
+	assert_int_equal(tartan_ipam_allocate_addr(ipam, "ctr-d", "eth0", ip("10.5.3.3")),
+			 -EADDRINUSE);
+	assert_file_is(c, "10.5.3.6", "ctr-b\r\neth0", 11);
+	assert_int_equal(tartan_ipam_find(ipam, "ctr-d", "eth0", &f), -ENOENT);
+	assert_int_equal(tartan_ipam_allocate_addr(ipam, "a b", "eth0", ip("10.5.3.4")), -EINVAL);
+
+	/* another store under the foreign root holds it: not ours to give */
+	snprintf(p, sizeof(p), "%s/cbr0", c->dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/cbr0/10.5.3.4", c->dir);
+	put_abs(p, "ctr-f\r\neth0");
+	assert_int_equal(tartan_ipam_set_foreign_root(ipam, c->dir), 0);
+	assert_int_equal(tartan_ipam_allocate_addr(ipam, "ctr-d", "eth0", ip("10.5.3.4")),
+			 -EADDRINUSE);
+	assert_false(exists(c, "10.5.3.4"));
+	assert_int_equal(unlink(p), 0);
+
+	/* an ADD repeated with another request: the new one taken, the old one released */
+	assert_int_equal(tartan_ipam_allocate_addr(ipam, "ctr-a", "eth0", ip("10.5.3.4")), 0);
+	assert_false(exists(c, "10.5.3.5"));
+	assert_file_is(c, "10.5.3.4", "ctr-a\r\neth0", 11);
+	/* DEL, then the same request again: the same address */
+	assert_int_equal(tartan_ipam_release(ipam, "ctr-a", "eth0", &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(tartan_ipam_allocate_addr(ipam, "ctr-a", "eth0", ip("10.5.3.4")), 0);
+	assert_int_equal(tartan_ipam_find(ipam, "ctr-a", "eth0", &f), 0);
+	assert_addr(f, "10.5.3.4");
+	/* the only free one left was .5: the store is full now */
+	assert_addr(alloc_ok(ipam, "ctr-e", "eth0"), "10.5.3.5");
+	assert_int_equal(tartan_ipam_allocate(ipam, "ctr-f", "eth0", &f), -ENOSPC);
 	tartan_ipam_free(ipam);
 }
 
@@ -1091,16 +1171,6 @@ static uint32_t host_local_add(struct ctx *c, const char *id)
 	return a;
 }
 
-
-static void put_abs(const char *path, const char *content)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
-	close(fd);
-}
-
 static void test_foreign_root(void **state)
 {
 	struct ctx *c = *state;
@@ -1236,6 +1306,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_allocate_until_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_deferred, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idempotent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_allocate_addr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_round_robin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_custom_gateway, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_local_files_read_back, setup, teardown),

@@ -748,9 +748,10 @@ static void test_kubenet_flags(void **state)
 {
 	struct tartan_options *o = parse_ok(NO_ARGS, NO_ENV);
 
-	/* defaults: flannel mode keeps cni0; kubelet's hairpin default; kubenet's CIDR */
+	/* defaults: flannel mode keeps cni0 and hairpin on every pod port (kube-flannel's);
+	 * kubenet's CIDR */
 	assert_string_equal(o->bridge, "cni0");
-	assert_int_equal(o->hairpin_mode, TARTAN_HAIRPIN_PROMISCUOUS_BRIDGE);
+	assert_int_equal(o->hairpin_mode, TARTAN_HAIRPIN_VETH);
 	assert_addr(o->non_masq_addr, "10.0.0.0");
 	assert_int_equal(o->non_masq_prefixlen, 8);
 	tartan_options_free(o);
@@ -758,7 +759,21 @@ static void test_kubenet_flags(void **state)
 	/* kubenet mode: cbr0 unless a bridge is named, on the command line or in the env */
 	o = parse_ok(ARGV("--pod-cidr=10.244.3.0/24"), NO_ENV);
 	assert_string_equal(o->bridge, "cbr0");
+	/* and kubelet's hairpin default */
+	assert_int_equal(o->hairpin_mode, TARTAN_HAIRPIN_PROMISCUOUS_BRIDGE);
 	tartan_options_free(o);
+	o = parse_ok(ARGV("--pod-cidr=10.244.3.0/24", "--hairpin-mode=none"), NO_ENV);
+	assert_int_equal(o->hairpin_mode, TARTAN_HAIRPIN_NONE);
+	tartan_options_free(o);
+	o = parse_ok(ARGV("--hairpin-mode=none"), NO_ENV);
+	assert_int_equal(o->hairpin_mode, TARTAN_HAIRPIN_NONE);
+	tartan_options_free(o);
+	expect_error(ARGV("--hairpin-mode=promiscuous-bridge"), NO_ENV,
+		     "--hairpin-mode: promiscuous-bridge is kubenet mode's (--pod-cidr); flannel "
+		     "mode takes hairpin-veth or none");
+	expect_error(NO_ARGS, ENV("TARTAN_HAIRPIN_MODE=promiscuous-bridge"),
+		     "TARTAN_HAIRPIN_MODE: promiscuous-bridge is kubenet mode's (--pod-cidr); "
+		     "flannel mode takes hairpin-veth or none");
 	o = parse_ok(NO_ARGS, ENV("TARTAN_POD_CIDR=10.244.3.0/24", "TARTAN_BRIDGE=kbr"));
 	assert_string_equal(o->bridge, "kbr");
 	tartan_options_free(o);

@@ -16,12 +16,13 @@
 # Asserts:
 # - bridge, host-local and portmap list the rkt conf's 0.3.1 and the conflist's cniVersion
 #   (1.0.0) among the versions their VERSION answer supports;
-# - rkt bridge conf as rendered with --ip-masq (ipMasq false): ADD gives pod p1 an address
-#   of 10.5.72.0/24 other than .1 with gateway 10.5.72.1 in a 0.3.1 result; in p1 eth0 holds
-#   it with MTU 1450 and the default route is via 10.5.72.1; cni0 still holds exactly
-#   10.5.72.1/24 (the conf's gateway is tartand's bridge address: no conflict); the
-#   host-local file <dataDir>/rkt.kubernetes.io/<ip> holds "ctr-p1\r\neth0"; p1 pings
-#   10.5.72.1; no MASQUERADE rule names p1's address in h's nat table;
+# - rkt bridge conf as rendered with --ip-masq and --hairpin (ipMasq false, hairpinMode true):
+#   ADD gives pod p1 an address of 10.5.72.0/24 other than .1 with gateway 10.5.72.1 in a
+#   0.3.1 result; in p1 eth0 holds it with MTU 1450 and the default route is via 10.5.72.1;
+#   cni0 still holds exactly 10.5.72.1/24 (the conf's gateway is tartand's bridge address: no
+#   conflict); the host-local file <dataDir>/rkt.kubernetes.io/<ip> holds "ctr-p1\r\neth0"; p1
+#   pings 10.5.72.1; no MASQUERADE rule names p1's address in h's nat table; p1's port has
+#   hairpin on (p2's, without --hairpin, off);
 # - rkt bridge conf as rendered without --ip-masq (ipMasq true): ADD gives p2 another address
 #   and h's nat POSTROUTING gets bridge's masquerade rule for it; p1 and p2 ping each other;
 # - DEL of p2 removes its eth0, its host-local file and its nat rule; DEL of p1 removes its
@@ -156,8 +157,8 @@ nat_rules()
 }
 
 # ---------------------------------------------------------------------------------------------
-"$render" rkt-bridge --subnet 10.5.72.0/24 --mtu 1450 --ip-masq --ipam-data-dir "$data_dir" \
-	>"$tmp/rkt-masq.conf"
+"$render" rkt-bridge --subnet 10.5.72.0/24 --mtu 1450 --ip-masq --hairpin \
+	--ipam-data-dir "$data_dir" >"$tmp/rkt-masq.conf"
 "$render" rkt-bridge --subnet 10.5.72.0/24 --mtu 1450 --ipam-data-dir "$data_dir" \
 	>"$tmp/rkt-nomasq.conf"
 "$render" tartan-list --socket /run/tartan/tartand.sock >"$tmp/10-tartan.conflist"
@@ -165,6 +166,8 @@ tap_is "$(jval "$tmp/rkt-masq.conf" 'd["ipMasq"], d["name"], d["cniVersion"]')" 
 	"(False, 'rkt.kubernetes.io', '0.3.1')" "rkt conf with --ip-masq: ipMasq false" || true
 tap_is "$(jval "$tmp/rkt-nomasq.conf" 'd["ipMasq"]')" True \
 	"rkt conf without --ip-masq: ipMasq true" || true
+tap_is "$(jval "$tmp/rkt-masq.conf" 'd["hairpinMode"]') $(jval "$tmp/rkt-nomasq.conf" 'd["hairpinMode"]')" \
+	"True False" "rkt conf: hairpinMode as asked (--hairpin-mode=hairpin-veth or not)" || true
 
 list_version=$(jval "$tmp/10-tartan.conflist" 'd["cniVersion"]')
 echo '{"cniVersion":"0.3.1"}' >"$tmp/version.json"
@@ -206,6 +209,9 @@ tap_is "$(od -An -c "$store/${p1%/*}" | tr -s ' ' | sed 's/^ //;s/ $//')" \
 	'c t r - p 1 \r \n e t h 0' "host-local's file for ${p1%/*} holds 'ctr-p1\\r\\neth0'" ||
 	true
 tap_check "p1 pings the gateway 10.5.72.1" wait_until 5 in_pod p1 ping -c 1 -W 1 10.5.72.1
+# bridge's result lists [cni0, host end, eth0]: the host end is interfaces[1]
+tap_like "$(in_h bridge -d link show dev "$(jval "$tmp/add-p1.json" 'd["interfaces"][1]["name"]')" 2>&1)" \
+	'hairpin on' "hairpinMode true: bridge turns hairpin on for p1's port" || true
 tap_check_fails "no masquerade rule for p1 (ipMasq false)" \
 	bash -c "ip netns exec ${ns[h]} iptables -w 5 -t nat -S | grep -F -- '-s ${p1%/*}/32'"
 
@@ -219,6 +225,8 @@ if in_net "$p2" 10.5.72.0/24 && [[ ${p2%/*} != 10.5.72.1 && $p2 != "$p1" ]]; the
 else
 	tap_fail "p2's address is in 10.5.72.0/24 and not p1's" "saw: $p2 (p1 $p1)"
 fi
+tap_like "$(in_h bridge -d link show dev "$(jval "$tmp/add-p2.json" 'd["interfaces"][1]["name"]')" 2>&1)" \
+	'hairpin off' "hairpinMode false: p2's port has hairpin off" || true
 tap_like "$(nat_rules | grep -F -- "-A POSTROUTING -s ${p2%/*}/32 " || true)" \
 	'ctr-p2.* -j CNI-' "bridge's masquerade rule for p2 is in h's nat POSTROUTING" || true
 tap_check "p1 pings p2" wait_until 5 in_pod p1 ping -c 1 -W 1 "${p2%/*}"

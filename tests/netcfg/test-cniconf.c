@@ -3,6 +3,8 @@
  * Unit tests for netcfg/cniconf.c: the exact text of every conf kind (keys in
  * their fixed order, 2-space indent, one trailing newline), ipMasq as the
  * negation of --ip-masq in the rkt bridge conf and always false in kubenet's,
+ * hairpinMode in every bridge conf (the flannel-type one's delegate too), the
+ * conflist's tartan entry with its capabilities ips and mac and pendingDelDir,
  * dataDir only when asked for, the gateway at network + 1 also for a /30,
  * fields a kind does not read being ignored, the same input giving the same
  * bytes, strings escaped so the text parses back to the input, and every
@@ -85,6 +87,7 @@ static void test_rkt_bridge_default(void **state)
 		    "  \"mtu\": 1450,\n"
 		    "  \"isGateway\": true,\n"
 		    "  \"ipMasq\": true,\n"
+		    "  \"hairpinMode\": false,\n"
 		    "  \"ipam\": {\n"
 		    "    \"type\": \"host-local\",\n"
 		    "    \"subnet\": \"10.5.72.0/24\",\n"
@@ -108,6 +111,7 @@ static void test_rkt_bridge_ip_masq_data_dir_slash30(void **state)
 	in.subnet = net("10.244.9.4/30");
 	in.mtu = 9001;
 	in.ipam_data_dir = "/var/lib/tartan/networks";
+	in.hairpin_mode = true; /* --hairpin-mode=hairpin-veth, flannel mode's default */
 	expect_text(TARTAN_CNICONF_RKT_BRIDGE, &in,
 		    "{\n"
 		    "  \"cniVersion\": \"0.3.1\",\n"
@@ -117,6 +121,7 @@ static void test_rkt_bridge_ip_masq_data_dir_slash30(void **state)
 		    "  \"mtu\": 9001,\n"
 		    "  \"isGateway\": true,\n"
 		    "  \"ipMasq\": false,\n"
+		    "  \"hairpinMode\": true,\n"
 		    "  \"ipam\": {\n"
 		    "    \"type\": \"host-local\",\n"
 		    "    \"subnet\": \"10.244.9.4/30\",\n"
@@ -143,7 +148,8 @@ static void test_rkt_flannel(void **state)
 		    "  \"subnetFile\": \"/run/flannel/subnet.env\",\n"
 		    "  \"delegate\": {\n"
 		    "    \"bridge\": \"cni0\",\n"
-		    "    \"isDefaultGateway\": true\n"
+		    "    \"isDefaultGateway\": true,\n"
+		    "    \"hairpinMode\": false\n"
 		    "  }\n"
 		    "}\n");
 
@@ -153,6 +159,7 @@ static void test_rkt_flannel(void **state)
 	in.ip_masq = true;
 	in.subnet_file = "/run/tartan/subnet.env";
 	in.ipam_data_dir = "/var/lib/tartan/networks";
+	in.hairpin_mode = true;
 	expect_text(TARTAN_CNICONF_RKT_FLANNEL, &in,
 		    "{\n"
 		    "  \"cniVersion\": \"0.3.1\",\n"
@@ -164,15 +171,19 @@ static void test_rkt_flannel(void **state)
 		    "  },\n"
 		    "  \"delegate\": {\n"
 		    "    \"bridge\": \"cni0\",\n"
-		    "    \"isDefaultGateway\": true\n"
+		    "    \"isDefaultGateway\": true,\n"
+		    "    \"hairpinMode\": true\n"
 		    "  }\n"
 		    "}\n");
 }
 
 static void test_tartan_list(void **state)
 {
-	/* only the socket is read: the list can be written before there is a lease */
-	struct tartan_cniconf_input in = { .socket_path = "/run/tartan/tartand.sock" };
+	/* only the socket and the pending DEL folder are read: the list can be written before
+	 * there is a lease */
+	struct tartan_cniconf_input in = { .socket_path = "/run/tartan/tartand.sock",
+					   .pending_del_dir = "/var/lib/tartan/pending-del" };
+	char *text;
 
 	expect_text(TARTAN_CNICONF_TARTAN_LIST, &in,
 		    "{\n"
@@ -181,7 +192,12 @@ static void test_tartan_list(void **state)
 		    "  \"plugins\": [\n"
 		    "    {\n"
 		    "      \"type\": \"tartan\",\n"
-		    "      \"socket\": \"/run/tartan/tartand.sock\"\n"
+		    "      \"socket\": \"/run/tartan/tartand.sock\",\n"
+		    "      \"pendingDelDir\": \"/var/lib/tartan/pending-del\",\n"
+		    "      \"capabilities\": {\n"
+		    "        \"ips\": true,\n"
+		    "        \"mac\": true\n"
+		    "      }\n"
 		    "    },\n"
 		    "    {\n"
 		    "      \"type\": \"portmap\",\n"
@@ -191,6 +207,12 @@ static void test_tartan_list(void **state)
 		    "    }\n"
 		    "  ]\n"
 		    "}\n");
+	/* without a pending DEL folder the key is left out: the plugin's default */
+	in.pending_del_dir = NULL;
+	text = render_ok(TARTAN_CNICONF_TARTAN_LIST, &in);
+	assert_null(strstr(text, "pendingDelDir"));
+	assert_non_null(strstr(text, "\"ips\": true"));
+	free(text);
 }
 
 static void test_kubenet(void **state)
@@ -398,6 +420,11 @@ static void test_refusals(void **state)
 	in.socket_path = "tartand.sock";
 	expect_refused(TARTAN_CNICONF_TARTAN_LIST, &in);
 	in.socket_path = "/run/\x80.sock";
+	expect_refused(TARTAN_CNICONF_TARTAN_LIST, &in);
+	in = node();
+	in.pending_del_dir = "pending-del";
+	expect_refused(TARTAN_CNICONF_TARTAN_LIST, &in);
+	in.pending_del_dir = "/var/\xff";
 	expect_refused(TARTAN_CNICONF_TARTAN_LIST, &in);
 
 	in = node();
