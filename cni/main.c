@@ -12,13 +12,33 @@
  * for people only. Without CNI_COMMAND it says what it is on stderr and exits
  * 0, as skel does.
  *
- * A daemon that is not up yet (socket missing, or nobody listening) is waited
- * for, with short sleeps, for TARTAN_CNI_WAIT_S / "daemonWaitSeconds" (30 s):
- * a pod started while the node boots must not fail just because tartand is
- * starting. Then, and for every other failure to get an answer, CNI error 11
- * (try again later), which runtimes retry.
+ * The pod's network namespace travels as an fd: ADD and CHECK open CNI_NETNS
+ * here, in the runtime's mount namespace (where the path means what the runtime
+ * meant), and send the fd with the request (SCM_RIGHTS); one that cannot be
+ * opened is answered here, in tartand's words (3: does not exist, 5: other).
+ * DEL sends it when it opens, and goes on without when the namespace is gone.
+ *
+ * When tartand cannot be reached, the message says which way: "no socket at
+ * PATH", "PATH is not a socket" (5), "nothing listening at PATH", "tartand at
+ * PATH is too busy", "tartand at PATH refused the request: MSG", "tartand at
+ * PATH closed the connection without an answer", "tartand at PATH did not
+ * answer in N s"; code 11 (try again later), 50 for STATUS (not available).
+ *  - ADD and CHECK wait, with short sleeps, for a daemon that is starting
+ *    (socket missing, nothing listening, busy) for TARTAN_CNI_WAIT_S, else
+ *    "daemonWaitSeconds" (10 s): a pod started while the node boots must not
+ *    fail, and a CHECK while tartand restarts must not call a running pod
+ *    broken.
+ *  - DEL never waits: a DEL tartand did not take (any of the above, or its
+ *    answer "try again later") is recorded in "pendingDelDir" (cni/pending.h)
+ *    and answered as done at once; tartand applies it before it serves other
+ *    requests. Runtimes ignore a failed DEL (podman, containerd): a DEL lost
+ *    would hold the pod's address for good. Only when the record cannot be
+ *    written does DEL fail (11, both reasons).
+ *  - GC and STATUS answer at once.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -26,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -204,6 +225,16 @@ static bool transient(int r)
 	return r == -ENOENT || r == -ECONNREFUSED || r == -EAGAIN;
 }
 
+/* connect()'s error, told apart: a path that exists but is no socket gives ECONNREFUSED too */
+static int connect_error(const char *path, int r)
+{
+	struct stat st;
+
+	if ((r == -ECONNREFUSED || r == -ENOENT) && stat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+		return -ENOTSOCK;
+	return r;
+}
+
 /* connects, waiting up to wait seconds for a daemon that is not up yet */
 static int daemon_connect(const char *path, double wait, double timeout, int *ret_fd)
 {
@@ -215,7 +246,10 @@ static int daemon_connect(const char *path, double wait, double timeout, int *re
 		double left;
 
 		r = tartan_client_connect(path, timeout, ret_fd);
-		if (r >= 0 || !transient(r))
+		if (r >= 0)
+			return r;
+		r = connect_error(path, r);
+		if (!transient(r))
 			return r;
 		left = deadline - tartan_client_now();
 		if (left <= 0)
@@ -230,38 +264,98 @@ static int daemon_connect(const char *path, double wait, double timeout, int *re
 	}
 }
 
-/* sends the request, prints the answer; returns the exit status */
-static int forward(const struct tartan_cni_request *req)
+/* Why no answer came: a CNI error for the runtime (NULL: out of memory). STATUS says "not
+ * available" (50), the spec's code for it; the rest "try again later" (11), but for a path
+ * that is no socket (5): that is no daemon starting. */
+static struct tartan_cni_error *no_answer(const struct tartan_cni_request *req, int r,
+					  const char *refused)
 {
-	const char *sock = tartan_cni_request_socket(req),
-		   *version = tartan_cni_request_version(req);
-	double wait = tartan_cni_request_wait(req), timeout = tartan_cni_request_timeout(req);
+	const char *sock = tartan_cni_request_socket(req), *details = NULL;
 	enum tartan_cni_command command = tartan_cni_request_command(req);
-	struct tartan_cni_error *error = NULL;
-	char *answer = NULL, *text = NULL;
-	json_t *result = NULL;
+	unsigned code = command == TARTAN_CNI_STATUS ? TARTAN_CNI_ERR_NOT_AVAILABLE :
+						       TARTAN_CNI_ERR_TRY_AGAIN_LATER;
+	struct tartan_cni_error *e = NULL;
+	char msg[TARTAN_CNI_ERROR_TEXT_MAX], waited[64] = "";
+
+	if (command == TARTAN_CNI_ADD || command == TARTAN_CNI_CHECK)
+		snprintf(waited, sizeof(waited), " (waited %g s for tartand to start)",
+			 tartan_cni_request_wait(req));
+	if (refused) {
+		snprintf(msg, sizeof(msg), "tartand at %s refused the request: %s", sock, refused);
+	} else if (r == -ENOENT || r == -ENOTDIR) {
+		snprintf(msg, sizeof(msg), "no socket at %s%s", sock, waited);
+		details = "tartand is not running, or listens elsewhere (the conf's \"socket\")";
+	} else if (r == -ENOTSOCK) {
+		snprintf(msg, sizeof(msg), "%s is not a socket", sock);
+		details = "the conf's \"socket\" must name tartand's --socket";
+		if (command != TARTAN_CNI_STATUS)
+			code = TARTAN_CNI_ERR_IO;
+	} else if (r == -ECONNREFUSED) {
+		snprintf(msg, sizeof(msg), "nothing listening at %s%s", sock, waited);
+		details = "tartand is not running (the socket was left by one that stopped)";
+	} else if (r == -EAGAIN) {
+		snprintf(msg, sizeof(msg), "tartand at %s is too busy to take a connection%s", sock,
+			 waited);
+	} else if (r == -ECONNRESET || r == -EPIPE) {
+		snprintf(msg, sizeof(msg), "tartand at %s closed the connection without an answer",
+			 sock);
+	} else if (r == -ETIMEDOUT) {
+		snprintf(msg, sizeof(msg), "tartand at %s did not answer in %g s", sock,
+			 tartan_cni_request_timeout(req));
+	} else {
+		snprintf(msg, sizeof(msg), "cannot talk to tartand at %s", sock);
+		details = strerror(-r);
+	}
+	if (tartan_cni_error_new(code, details, &e, "%s", msg) < 0)
+		return NULL;
+	return e;
+}
+
+/* the message of a {"ok":false,"error":MSG} answer (tartand could not take the request:
+ * not root, too many clients), else NULL; owned by *ret_answer */
+static const char *refusal(const char *line, size_t len, json_t **ret_answer)
+{
+	json_t *a = json_loadb(line, len, 0, NULL);
+
+	*ret_answer = a;
+	if (!json_is_false(json_object_get(a, "ok")))
+		return NULL;
+	return json_is_string(json_object_get(a, "error")) ?
+		       json_string_value(json_object_get(a, "error")) :
+		       "no message";
+}
+
+/*
+ * One exchange: connects (ADD and CHECK wait for a daemon that is starting), sends the line
+ * with the namespace fd (-1: none), reads the answer. 0 and the answer line, or -errno and
+ * *ret_error, the CNI error that says why no answer came.
+ */
+static int exchange(const struct tartan_cni_request *req, int netns_fd, char **ret_answer,
+		    size_t *ret_len, struct tartan_cni_error **ret_error)
+{
+	enum tartan_cni_command command = tartan_cni_request_command(req);
+	double timeout = tartan_cni_request_timeout(req), deadline;
+	const char *sock = tartan_cni_request_socket(req), *why;
+	char *answer = NULL;
+	json_t *parsed = NULL;
 	size_t len, answer_len = 0;
 	const char *line = tartan_cni_request_line(req, &len);
-	double deadline;
-	int fd = -1, r, status;
+	int fd = -1, r;
 
-	r = daemon_connect(sock, wait, timeout, &fd);
-	if (r == -EAGAIN)
-		return fail(version, TARTAN_CNI_ERR_TRY_AGAIN_LATER, NULL,
-			    "tartand at %s is too busy to accept a connection", sock);
-	if (r < 0 && transient(r))
-		return fail(version, TARTAN_CNI_ERR_TRY_AGAIN_LATER, strerror(-r),
-			    "tartand is not running: no daemon at %s after waiting %g s", sock,
-			    wait);
-	if (r < 0)
-		return fail(version, TARTAN_CNI_ERR_TRY_AGAIN_LATER, strerror(-r),
-			    "cannot connect to tartand at %s", sock);
-
+	r = daemon_connect(sock,
+			   command == TARTAN_CNI_ADD || command == TARTAN_CNI_CHECK ?
+				   tartan_cni_request_wait(req) :
+				   0,
+			   timeout, &fd);
+	if (r < 0) {
+		*ret_error = no_answer(req, r, NULL);
+		return r;
+	}
 	deadline = tartan_client_now() + timeout;
-	r = tartan_client_send_all(fd, line, len, deadline);
-	/* a daemon that refuses us (not root, too many clients) writes one error
-	 * line and hangs up, maybe before our request went out: that line, if
-	 * there is one, says more than EPIPE */
+	r = tartan_client_send_with_fd(fd, line, len, netns_fd, deadline);
+	/* a daemon that refuses us (not root, too many clients) writes one error line and
+	 * hangs up, maybe before our request went out: that line, if there is one, says more
+	 * than EPIPE */
 	if (r >= 0 || r == -EPIPE || r == -ECONNRESET) {
 		int rr = tartan_client_read_line(fd, deadline, TARTAN_CNI_ANSWER_MAX + 2, &answer,
 						 &answer_len);
@@ -270,63 +364,211 @@ static int forward(const struct tartan_cni_request *req)
 			r = rr;
 	}
 	close(fd);
-	if (r == -ETIMEDOUT) {
-		status = fail(version, TARTAN_CNI_ERR_TRY_AGAIN_LATER, NULL,
-			      "no answer from tartand at %s within %g s", sock, timeout);
-		goto out;
-	}
 	if (r == -EMSGSIZE) {
-		status = fail(version, TARTAN_CNI_ERR_IO, NULL,
-			      "the answer from tartand at %s is longer than %d bytes", sock,
-			      TARTAN_CNI_ANSWER_MAX);
-		goto out;
+		if (tartan_cni_error_new(TARTAN_CNI_ERR_IO, NULL, ret_error,
+					 "the answer from tartand at %s is longer than %d bytes",
+					 sock, TARTAN_CNI_ANSWER_MAX) < 0)
+			*ret_error = NULL;
+		return r;
 	}
 	if (r < 0) {
-		status = fail(version, TARTAN_CNI_ERR_TRY_AGAIN_LATER,
-			      r == -ECONNRESET || r == -EPIPE ?
-				      "the connection closed before an answer" :
-				      strerror(-r),
-			      "talking to tartand at %s", sock);
-		goto out;
+		*ret_error = no_answer(req, r, NULL);
+		return r;
 	}
+	why = refusal(answer, answer_len, &parsed);
+	if (why) {
+		*ret_error = no_answer(req, -ECONNREFUSED, why);
+		json_decref(parsed);
+		free(answer);
+		return -ECONNREFUSED;
+	}
+	json_decref(parsed);
+	*ret_answer = answer;
+	*ret_len = answer_len;
+	return 0;
+}
 
-	r = tartan_cni_answer_parse(answer, answer_len, &result, &error);
-	if (r == -ENOMEM) {
-		status = fail(version, TARTAN_CNI_ERR_INTERNAL, NULL, "out of memory");
-		goto out;
+/* mkdir -p: the parents 0755, dir itself mode */
+static int mkdir_p(const char *dir, mode_t mode)
+{
+	char path[PATH_MAX];
+	size_t len = strlen(dir);
+
+	if (len >= sizeof(path))
+		return -ENAMETOOLONG;
+	memcpy(path, dir, len + 1);
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
 	}
-	if (r < 0) {
-		status = fail(version, TARTAN_CNI_ERR_IO, NULL,
-			      "malformed answer from tartand at %s", sock);
-		goto out;
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* dir/name holds text, or what it held: temp file, fsync, rename, fsync of dir */
+static int write_durably(const char *dir, const char *name, const char *text)
+{
+	char tmp[TARTAN_CNI_PENDING_NAME_SIZE + 32];
+	int dfd, fd, r;
+
+	r = mkdir_p(dir, 0700);
+	if (r < 0)
+		return r;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	/* a dot name: tartand takes no half-written file for a record */
+	snprintf(tmp, sizeof(tmp), ".%s.%ld.tmp", name, (long)getpid());
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		r = -errno;
+		close(dfd);
+		return r;
 	}
+	r = write_all(fd, text, strlen(text));
+	if (r >= 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r >= 0)
+		r = -errno;
+	if (r >= 0 && renameat(dfd, tmp, dfd, name) < 0)
+		r = -errno;
+	if (r < 0)
+		(void)unlinkat(dfd, tmp, 0);
+	else if (fsync(dfd) < 0)
+		r = -errno;
+	close(dfd);
+	return r;
+}
+
+/* A DEL tartand did not take (why): recorded for tartand, which applies it when it can, and
+ * answered as done, so the runtime never has to retry (most do not). */
+static int record_del(const struct tartan_cni_request *req, const struct tartan_cni_error *why)
+{
+	const char *dir = tartan_cni_request_pending_dir(req),
+		   *version = tartan_cni_request_version(req);
+	char name[TARTAN_CNI_PENDING_NAME_SIZE];
+	char *text = NULL;
+	int r;
+
+	r = tartan_cni_request_pending_record(req, name, &text);
+	if (r >= 0)
+		r = write_durably(dir, name, text);
+	free(text);
+	if (r < 0)
+		return fail(version, why->code, strerror(-r),
+			    "%s, and the DEL could not be recorded in %s", why->msg, dir);
+	fprintf(stderr, "tartan: %s: DEL recorded as %s/%s, for tartand to apply\n", why->msg, dir,
+		name);
+	return 0;
+}
+
+/* the namespace the runtime named, opened here, in the runtime's mount namespace;
+ * O_NONBLOCK: a FIFO in its place must not hang us */
+static int netns_open(const char *path, int *ret_fd)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+
+	if (fd < 0)
+		return -errno;
+	*ret_fd = fd;
+	return 0;
+}
+
+/* prints the answer (result or error) to a request; returns the exit status */
+static int print_answer(const struct tartan_cni_request *req, const char *answer, size_t len)
+{
+	const char *sock = tartan_cni_request_socket(req),
+		   *version = tartan_cni_request_version(req);
+	struct tartan_cni_error *error = NULL;
+	json_t *result = NULL;
+	char *text = NULL;
+	int r, status;
+
+	r = tartan_cni_answer_parse(answer, len, &result, &error);
+	if (r == -ENOMEM)
+		return fail(version, TARTAN_CNI_ERR_INTERNAL, NULL, "out of memory");
+	if (r < 0)
+		return fail(version, TARTAN_CNI_ERR_IO, NULL, "malformed answer from tartand at %s",
+			    sock);
 	if (error) {
+		/* a DEL tartand cannot do yet (no subnet yet): recorded, done once it can */
+		if (tartan_cni_request_command(req) == TARTAN_CNI_DEL &&
+		    error->code == TARTAN_CNI_ERR_TRY_AGAIN_LATER) {
+			status = record_del(req, error);
+			tartan_cni_error_free(error);
+			return status;
+		}
 		fprintf(stderr, "tartan: tartand: %s%s%s\n", error->msg,
 			error->details[0] ? ": " : "", error->details);
 		status = print_error(error, version);
-		goto out;
+		tartan_cni_error_free(error);
+		return status;
 	}
 	/* DEL, CHECK, GC and STATUS print nothing on success */
-	if (command != TARTAN_CNI_ADD) {
-		status = 0;
-		goto out;
+	if (tartan_cni_request_command(req) != TARTAN_CNI_ADD) {
+		json_decref(result);
+		return 0;
 	}
 	r = tartan_cni_result_render(result, version, &text);
-	if (r == -ENOMEM) {
-		status = fail(version, TARTAN_CNI_ERR_INTERNAL, NULL, "out of memory");
-		goto out;
-	}
-	if (r < 0) {
-		status = fail(version, TARTAN_CNI_ERR_IO, NULL,
-			      "malformed result from tartand at %s", sock);
-		goto out;
-	}
-	print_out(text);
-	status = 0;
-out:
-	free(text);
 	json_decref(result);
-	tartan_cni_error_free(error);
+	if (r == -ENOMEM)
+		return fail(version, TARTAN_CNI_ERR_INTERNAL, NULL, "out of memory");
+	if (r < 0)
+		return fail(version, TARTAN_CNI_ERR_IO, NULL, "malformed result from tartand at %s",
+			    sock);
+	print_out(text);
+	free(text);
+	return 0;
+}
+
+/* sends the request with the pod's namespace, prints the answer; returns the exit status */
+static int forward(struct tartan_cni_request *req)
+{
+	const char *version = tartan_cni_request_version(req),
+		   *netns = tartan_cni_request_netns(req);
+	enum tartan_cni_command command = tartan_cni_request_command(req);
+	struct tartan_cni_error *error = NULL;
+	char *answer = NULL;
+	size_t len = 0;
+	int netns_fd = -1, r, status;
+
+	if (netns) {
+		r = netns_open(netns, &netns_fd);
+		/* tartand's words for the same failures (daemon/pods.c) */
+		if (r == -ENOENT && command != TARTAN_CNI_DEL)
+			return fail(version, TARTAN_CNI_ERR_UNKNOWN_CONTAINER, netns,
+				    "the network namespace %s does not exist", netns);
+		if (r < 0 && command != TARTAN_CNI_DEL)
+			return fail(version, TARTAN_CNI_ERR_IO, netns,
+				    "cannot open the network namespace %s: %s", netns,
+				    strerror(-r));
+		/* a DEL goes on without: the pod's namespace may be gone already */
+		if (r < 0 && tartan_cni_request_drop_netns_fd(req) < 0)
+			return fail(version, TARTAN_CNI_ERR_INTERNAL, NULL, "out of memory");
+	}
+	r = exchange(req, netns_fd, &answer, &len, &error);
+	if (netns_fd >= 0)
+		close(netns_fd);
+	if (r < 0 && !error)
+		return fail(version, TARTAN_CNI_ERR_INTERNAL, NULL, "out of memory");
+	if (r < 0) {
+		/* a DEL never waits for tartand: recorded, it is applied when tartand can */
+		if (command == TARTAN_CNI_DEL && r != -EMSGSIZE) {
+			status = record_del(req, error);
+		} else {
+			fprintf(stderr, "tartan: %s%s%s\n", error->msg,
+				error->details[0] ? ": " : "", error->details);
+			status = print_error(error, version);
+		}
+		tartan_cni_error_free(error);
+		return status;
+	}
+	status = print_answer(req, answer, len);
 	free(answer);
 	return status;
 }

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "cni/pending.h"
 #include "cni/request.h"
 #include "cni/result.h"
 #include "daemon/control.h"
@@ -20,7 +21,8 @@ struct tartan_cni_request {
 	char *asked;
 	char *line;
 	size_t line_len;
-	char *socket;
+	json_t *cni; /* the "cni" object of the line */
+	char *socket, *pending_dir;
 	double wait, timeout;
 };
 
@@ -57,7 +59,9 @@ void tartan_cni_request_free(struct tartan_cni_request *r)
 		return;
 	free(r->asked);
 	free(r->line);
+	json_decref(r->cni);
 	free(r->socket);
+	free(r->pending_dir);
 	free(r);
 }
 
@@ -81,6 +85,16 @@ const char *tartan_cni_request_line(const struct tartan_cni_request *r, size_t *
 const char *tartan_cni_request_socket(const struct tartan_cni_request *r)
 {
 	return r->socket;
+}
+
+const char *tartan_cni_request_pending_dir(const struct tartan_cni_request *r)
+{
+	return r->pending_dir;
+}
+
+const char *tartan_cni_request_netns(const struct tartan_cni_request *r)
+{
+	return json_string_value(json_object_get(r->cni, "netns"));
 }
 
 double tartan_cni_request_wait(const struct tartan_cni_request *r)
@@ -302,7 +316,8 @@ static int check_config_keys(struct tartan_cni_request *req, json_t *config,
 	json_t *prev = json_object_get(config, "prevResult"),
 	       *attachments = json_object_get(config, "cni.dev/valid-attachments"),
 	       *sock = json_object_get(config, "socket"),
-	       *wait = json_object_get(config, "daemonWaitSeconds");
+	       *wait = json_object_get(config, "daemonWaitSeconds"),
+	       *pending = json_object_get(config, "pendingDelDir");
 	struct sockaddr_un sa;
 
 	if (prev && !json_is_null(prev) && !json_is_object(prev))
@@ -336,6 +351,22 @@ static int check_config_keys(struct tartan_cni_request *req, json_t *config,
 					  "daemonWaitSeconds is not in [0, %g]",
 					  TARTAN_CNI_WAIT_MAX_S);
 		req->wait = v;
+	}
+	if (pending && !json_is_null(pending)) {
+		const char *s = json_string_value(pending);
+
+		if (!json_is_string(pending))
+			return decode_error(ret_error, "pendingDelDir is not a string");
+		if (s[0] != '/' || json_string_length(pending) >= PATH_MAX - 64 ||
+		    strlen(s) != json_string_length(pending))
+			return cni_refuse(
+				TARTAN_CNI_ERR_INVALID_CONFIG, s, ret_error,
+				"pendingDelDir is not an absolute path of at most %d bytes",
+				PATH_MAX - 65);
+		free(req->pending_dir);
+		req->pending_dir = strdup(s);
+		if (!req->pending_dir)
+			return -ENOMEM;
 	}
 	return 0;
 }
@@ -398,13 +429,77 @@ static int version_request(struct tartan_cni_request *req, const void *data, siz
 	return 0;
 }
 
+/* req->line from req->cni; -EMSGSIZE when it is longer than the control socket takes */
+static int render_line(struct tartan_cni_request *req, size_t *ret_len)
+{
+	json_auto_t *line = NULL;
+	_cleanup_free_ char *s = NULL;
+	size_t len;
+
+	line = json_pack("{s:s,s:O}", "command", "cni", "cni", req->cni);
+	if (!line)
+		return -ENOMEM;
+	/* compact: control characters are escaped, so it is one line */
+	s = json_dumps(line, JSON_COMPACT);
+	if (!s)
+		return -ENOMEM;
+	len = strlen(s);
+	*ret_len = len;
+	if (len > TARTAN_CONTROL_LINE_MAX)
+		return -EMSGSIZE;
+	free(req->line);
+	req->line = malloc(len + 2);
+	if (!req->line)
+		return -ENOMEM;
+	memcpy(req->line, s, len);
+	req->line[len] = '\n';
+	req->line[len + 1] = '\0';
+	req->line_len = len + 1;
+	return 0;
+}
+
+int tartan_cni_request_drop_netns_fd(struct tartan_cni_request *r)
+{
+	size_t len;
+
+	if (!r->cni || !json_object_get(r->cni, "netnsFd"))
+		return 0;
+	json_object_del(r->cni, "netnsFd");
+	/* shorter than before, so it fits */
+	return render_line(r, &len);
+}
+
+int tartan_cni_request_pending_record(const struct tartan_cni_request *r,
+				      char ret_name[TARTAN_CNI_PENDING_NAME_SIZE], char **ret_text)
+{
+	const char *id = json_string_value(json_object_get(r->cni, "containerID")),
+		   *ifname = json_string_value(json_object_get(r->cni, "ifName"));
+	json_auto_t *o = NULL;
+	char *text;
+
+	if (r->command != TARTAN_CNI_DEL || !id || !ifname)
+		return -EINVAL;
+	o = json_pack("{s:s,s:s,s:O*,s:O*,s:O,s:O}", "containerID", id, "ifName", ifname, "netns",
+		      json_object_get(r->cni, "netns"), "args", json_object_get(r->cni, "args"),
+		      "cniVersion", json_object_get(r->cni, "cniVersion"), "config",
+		      json_object_get(r->cni, "config"));
+	if (!o)
+		return -ENOMEM;
+	text = json_dumps(o, JSON_COMPACT);
+	if (!text)
+		return -ENOMEM;
+	tartan_cni_pending_name(id, ifname, ret_name);
+	*ret_text = text;
+	return 0;
+}
+
 static int build_line(struct tartan_cni_request *req, char *const *envp, const struct command *cmd,
 		      json_t *config, struct tartan_cni_error **ret_error)
 {
-	json_auto_t *cni = NULL, *line = NULL;
+	json_auto_t *cni = NULL;
 	const char *netns = env_get(envp, "CNI_NETNS"), *args = env_get(envp, "CNI_ARGS");
-	_cleanup_free_ char *s = NULL;
 	size_t len;
+	int r;
 
 	cni = json_pack("{s:s}", "command", cmd->name);
 	if (!cni)
@@ -412,9 +507,12 @@ static int build_line(struct tartan_cni_request *req, char *const *envp, const s
 	/* every string was checked to be UTF-8, so json_string() fails only
 	 * for want of memory */
 	if (cmd->attachment) {
+		/* the plugin sends the namespace it opened with the line (main.c); a DEL whose
+		 * namespace is gone goes without (tartan_cni_request_drop_netns_fd()) */
 		if (json_object_set_new(cni, "containerID",
 					json_string(env_get(envp, "CNI_CONTAINERID"))) < 0 ||
 		    (netns && json_object_set_new(cni, "netns", json_string(netns)) < 0) ||
+		    (netns && json_object_set_new(cni, "netnsFd", json_true()) < 0) ||
 		    json_object_set_new(cni, "ifName", json_string(env_get(envp, "CNI_IFNAME"))) <
 			    0 ||
 		    (args && json_object_set_new(cni, "args", json_string(args)) < 0))
@@ -424,15 +522,9 @@ static int build_line(struct tartan_cni_request *req, char *const *envp, const s
 	    json_object_set_new(cni, "cniVersion", json_string(req->version)) < 0 ||
 	    json_object_set(cni, "config", config) < 0)
 		return -ENOMEM;
-	line = json_pack("{s:s,s:O}", "command", "cni", "cni", cni);
-	if (!line)
-		return -ENOMEM;
-	/* compact: control characters are escaped, so it is one line */
-	s = json_dumps(line, JSON_COMPACT);
-	if (!s)
-		return -ENOMEM;
-	len = strlen(s);
-	if (len > TARTAN_CONTROL_LINE_MAX) {
+	req->cni = json_incref(cni);
+	r = render_line(req, &len);
+	if (r == -EMSGSIZE) {
 		char details[128];
 
 		snprintf(details, sizeof(details),
@@ -441,14 +533,7 @@ static int build_line(struct tartan_cni_request *req, char *const *envp, const s
 		return cni_refuse(TARTAN_CNI_ERR_INVALID_CONFIG, details, ret_error,
 				  "network config too large for tartand's control socket");
 	}
-	req->line = malloc(len + 2);
-	if (!req->line)
-		return -ENOMEM;
-	memcpy(req->line, s, len);
-	req->line[len] = '\n';
-	req->line[len + 1] = '\0';
-	req->line_len = len + 1;
-	return 0;
+	return r;
 }
 
 /* the CNI request on stdin: a JSON object with a valid name and version */
@@ -522,7 +607,8 @@ int tartan_cni_request_new(char *const *envp, const void *stdin_data, size_t std
 	req->wait = TARTAN_CNI_DEFAULT_WAIT_S;
 	req->timeout = TARTAN_CNI_DEFAULT_TIMEOUT_S;
 	req->socket = strdup(TARTAN_CNI_DEFAULT_SOCKET);
-	if (!req->socket) {
+	req->pending_dir = strdup(TARTAN_CNI_DEFAULT_PENDING_DIR);
+	if (!req->socket || !req->pending_dir) {
 		r = -ENOMEM;
 		goto fail;
 	}

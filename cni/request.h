@@ -5,13 +5,18 @@
  * turned into the one line the plugin sends to tartand's control socket:
  *
  *   {"command":"cni","cni":{"command":"ADD","containerID":"...",
- *    "netns":"/var/run/netns/x","ifName":"eth0","args":"K=V;...",
+ *    "netns":"/var/run/netns/x","netnsFd":true,"ifName":"eth0","args":"K=V;...",
  *    "path":"/opt/cni/bin","cniVersion":"1.0.0","config":{STDIN OBJECT}}}
  *
  *  - containerID and ifName: ADD, DEL, CHECK only; netns: ADD and CHECK, and
  *    DEL when the runtime gave one; args: ADD, DEL, CHECK when CNI_ARGS is not
  *    empty; path, cniVersion and config: always. GC and STATUS name no
  *    attachment (GC's list of valid ones is in config, as the runtime sent it).
+ *  - netnsFd: with netns: the plugin opens CNI_NETNS itself (in the runtime's
+ *    mount namespace, where the path means what the runtime meant) and sends
+ *    the fd with the line; tartand enters that, and keeps the path for
+ *    messages. A DEL whose namespace cannot be opened goes without it
+ *    (tartan_cni_request_drop_netns_fd()).
  *  - config is the whole stdin object (prevResult, runtimeConfig,
  *    cni.dev/valid-attachments and unknown keys included), in its order.
  *
@@ -23,19 +28,21 @@
  *     unicode.IsSpace), or not UTF-8; required variables missing or empty
  *     (ADD, CHECK: CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME, CNI_PATH; DEL: the
  *     same but CNI_NETNS; GC, STATUS: CNI_PATH); CNI_NETNS not an absolute
- *     path (tartand opens it, from another working directory) or longer than
- *     PATH_MAX; CNI_ARGS or CNI_PATH not UTF-8; TARTAN_CNI_WAIT_S or
+ *     path (it is kept in records and messages, read in other directories) or
+ *     longer than PATH_MAX; CNI_ARGS or CNI_PATH not UTF-8; TARTAN_CNI_WAIT_S or
  *     TARTAN_CNI_TIMEOUT_S not a number of seconds in range;
  *  7  stdin longer than TARTAN_CNI_STDIN_MAX;
  *  6  stdin not a JSON object (syntax, invalid UTF-8, \u0000, an integer out
  *     of range), or a known key of the wrong JSON type: name, cniVersion,
  *     prevResult (an object or null), cni.dev/valid-attachments (for GC: a list
- *     of {"containerID":string,"ifname":string}), socket, daemonWaitSeconds;
+ *     of {"containerID":string,"ifname":string}), socket, daemonWaitSeconds,
+ *     pendingDelDir;
  *  7  name missing, empty or not [a-zA-Z0-9][a-zA-Z0-9_.-]*;
  *  1  cniVersion not one of tartan_cni_versions (missing means 0.1.0, as in
  *     libcni); CHECK below 0.4.0; GC and STATUS below 1.1.0;
  *  7  socket empty, relative or too long for a unix socket address;
- *     daemonWaitSeconds outside [0, 3600]; the request line longer than the
+ *     daemonWaitSeconds outside [0, 3600]; pendingDelDir relative or longer
+ *     than PATH_MAX - 65 (room for a record's name); the request line longer than the
  *     control socket takes (TARTAN_CONTROL_LINE_MAX).
  * VERSION needs nothing but CNI_COMMAND and never fails: its stdin is only
  * read for the cniVersion to echo.
@@ -46,18 +53,22 @@
 
 #include <stddef.h>
 
+#include "cni/pending.h"
 #include "cni/result.h"
 
 /* the most stdin the plugin reads */
 #define TARTAN_CNI_STDIN_MAX (1024 * 1024)
 
 #define TARTAN_CNI_DEFAULT_SOCKET "/run/tartan/tartand.sock"
-/* how long to wait for a daemon that is not up yet (socket missing or
+/* how long ADD and CHECK wait for a daemon that is not up yet (socket missing or
  * refusing): env TARTAN_CNI_WAIT_S, else conf "daemonWaitSeconds", else this */
-#define TARTAN_CNI_DEFAULT_WAIT_S 30.0
+#define TARTAN_CNI_DEFAULT_WAIT_S 10.0
 /* how long a connected daemon has to answer: env TARTAN_CNI_TIMEOUT_S, else this */
 #define TARTAN_CNI_DEFAULT_TIMEOUT_S 60.0
 #define TARTAN_CNI_WAIT_MAX_S 3600.0
+/* where a DEL tartand cannot take is recorded (cni/pending.h): conf "pendingDelDir", else
+ * this */
+#define TARTAN_CNI_DEFAULT_PENDING_DIR "/var/lib/tartan/pending-del"
 
 enum tartan_cni_command {
 	TARTAN_CNI_ADD,
@@ -98,6 +109,21 @@ const char *tartan_cni_request_line(const struct tartan_cni_request *r, size_t *
 
 /* conf "socket", else TARTAN_CNI_DEFAULT_SOCKET */
 const char *tartan_cni_request_socket(const struct tartan_cni_request *r);
+
+/* conf "pendingDelDir", else TARTAN_CNI_DEFAULT_PENDING_DIR */
+const char *tartan_cni_request_pending_dir(const struct tartan_cni_request *r);
+
+/* CNI_NETNS as sent in the line, NULL when there is none */
+const char *tartan_cni_request_netns(const struct tartan_cni_request *r);
+
+/* Takes "netnsFd" out of the line (the namespace of a DEL could not be opened). */
+_tartan_wur_ int tartan_cni_request_drop_netns_fd(struct tartan_cni_request *r);
+
+/* DEL only: the pending-DEL record of the request (cni/pending.h) and its file name;
+ * *ret_text is malloc'ed. -EINVAL for other commands. */
+_tartan_wur_ int tartan_cni_request_pending_record(const struct tartan_cni_request *r,
+						   char ret_name[TARTAN_CNI_PENDING_NAME_SIZE],
+						   char **ret_text);
 
 /* seconds to wait for the daemon to come up, and for its answer */
 double tartan_cni_request_wait(const struct tartan_cni_request *r);

@@ -91,6 +91,46 @@ int tartan_client_send_all(int fd, const char *data, size_t len, double deadline
 	return 0;
 }
 
+int tartan_client_send_with_fd(int fd, const char *data, size_t len, int pass_fd, double deadline)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control.buf,
+		.msg_controllen = sizeof(control.buf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	ssize_t n;
+	int r;
+
+	if (pass_fd < 0 || len == 0)
+		return tartan_client_send_all(fd, data, len, deadline);
+	memset(control.buf, 0, sizeof(control.buf));
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+	/* the fd travels with the first bytes that go out; the rest goes without */
+	for (;;) {
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+		if (n >= 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -errno;
+		r = wait_for(fd, POLLOUT, deadline);
+		if (r < 0)
+			return r;
+	}
+	return tartan_client_send_all(fd, data + n, len - (size_t)n, deadline);
+}
+
 int tartan_client_read_line(int fd, double deadline, size_t max, char **ret_line, size_t *ret_len)
 {
 	size_t len = 0, cap = 0;

@@ -28,6 +28,11 @@ _tartan_wur_ int tartan_client_connect(const char *path, double timeout, int *re
 /* All of data, or -ETIMEDOUT at the deadline, or -errno (EPIPE: the daemon hung up). */
 _tartan_wur_ int tartan_client_send_all(int fd, const char *data, size_t len, double deadline);
 
+/* As tartan_client_send_all(), with pass_fd (-1: none) sent along with the first bytes
+ * (SCM_RIGHTS), as tartand's control socket takes a request's fd. */
+_tartan_wur_ int tartan_client_send_with_fd(int fd, const char *data, size_t len, int pass_fd,
+					    double deadline);
+
 /*
  * One line, '\n' included, into *ret_line (malloc'ed; *ret_len counts up to
  * the '\n'), holding at most max bytes: -EMSGSIZE beyond; -ECONNRESET when the

@@ -25,6 +25,8 @@
 /* after EMFILE and friends: the listening socket stays readable, so stop
  * watching it for a moment instead of spinning */
 #define ACCEPT_BACKOFF 1.0
+/* fds taken from one read: one is all a request may carry, the rest tell "too many" */
+#define CONTROL_FDS_MAX 4
 
 struct client {
 	struct tartan_control *ctl;
@@ -36,6 +38,9 @@ struct client {
 
 	char *in;
 	size_t in_len, in_cap;
+	/* the fd that came with the line in progress (-1: none), and whether more than one did */
+	int line_fd;
+	bool line_fds_extra;
 
 	char *out;
 	size_t out_off, out_len, out_cap; /* pending: out[out_off .. out_len) */
@@ -259,6 +264,8 @@ static void client_free(struct client *cl)
 	if (cl->next)
 		cl->next->prev = cl->prev;
 	c->n_clients--;
+	if (cl->line_fd >= 0)
+		close(cl->line_fd);
 	close(cl->fd);
 	free(cl->in);
 	free(cl->out);
@@ -338,35 +345,56 @@ static void client_answer(struct client *cl, int error, json_t *result, const ch
 	free(line);
 }
 
+/* the fd that came with the line being handled, now the caller's; the next line has none */
+static int client_take_fd(struct client *cl, bool *ret_extra)
+{
+	int fd = cl->line_fd;
+
+	*ret_extra = cl->line_fds_extra;
+	cl->line_fd = -1;
+	cl->line_fds_extra = false;
+	return fd;
+}
+
 static void client_handle_line(struct client *cl, const char *line, size_t len)
 {
 	struct tartan_control *c = cl->ctl;
 	json_t *req = NULL, *result = NULL;
 	const char *command;
 	char *error = NULL;
-	int r;
+	bool extra;
+	int r, fd = client_take_fd(cl, &extra);
 
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
 	/* blank lines (an operator pressing enter in socat) are not requests,
 	 * and do not count as activity */
 	if (len == 0)
-		return;
+		goto out;
 	ev_timer_again(c->loop, &cl->idle);
 
 	r = tartan_control_parse_request(line, len, &req, &command, &error);
 	if (r == -EMSGSIZE)
 		cl->closing = true;
+	if (r >= 0 && extra) {
+		json_decref(req);
+		r = -EINVAL;
+		error = strdup("more than one file descriptor came with the request");
+	}
 	if (r < 0) {
 		client_answer(cl, r, NULL, error);
 		free(error);
-		return;
+		goto out;
 	}
-	r = c->handler(command, req, &result, &error, c->userdata);
+	r = c->handler(command, req, fd, &result, &error, c->userdata);
 	client_answer(cl, r < 0 ? r : 0, r < 0 ? NULL : result, error);
 	json_decref(result);
 	free(error);
 	json_decref(req);
+out:
+	/* borrowed by the handler: an open namespace fd must not outlive the request */
+	if (fd >= 0)
+		close(fd);
 }
 
 /* no '\n' within the limit: answer and hang up, since the rest of the line
@@ -376,8 +404,11 @@ static void client_oversize(struct client *cl)
 	json_t *req = NULL;
 	const char *command;
 	char *error = NULL;
-	int r;
+	bool extra;
+	int r, fd = client_take_fd(cl, &extra);
 
+	if (fd >= 0)
+		close(fd);
 	/* the parser words the error, so both paths say the same */
 	r = tartan_control_parse_request(cl->in, TARTAN_CONTROL_LINE_MAX + 1, &req, &command,
 					 &error);
@@ -417,6 +448,66 @@ static void client_process(struct client *cl, size_t scan_from, bool eof)
 		client_oversize(cl);
 }
 
+/* Keeps the first fd that came with the line in progress; closes every other one at once, so
+ * a client cannot make the daemon hold more than one fd. */
+static void client_keep_fds(struct client *cl, const int *fds, size_t n, bool truncated)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (cl->line_fd < 0 && !cl->line_fds_extra) {
+			cl->line_fd = fds[i];
+			continue;
+		}
+		close(fds[i]);
+		cl->line_fds_extra = true;
+	}
+	/* MSG_CTRUNC: the kernel dropped the fds that did not fit */
+	if (truncated)
+		cl->line_fds_extra = true;
+	if (cl->line_fds_extra && cl->line_fd >= 0) {
+		close(cl->line_fd);
+		cl->line_fd = -1;
+	}
+}
+
+/*
+ * read() that also takes the fds sent with the bytes (SCM_RIGHTS). They go with the line in
+ * progress when the bytes arrive: a client sends an fd with the first bytes of its line. The
+ * kernel ends a read after the bytes that carried fds, never merging two sets.
+ */
+static ssize_t client_recv(struct client *cl, char *buf, size_t len)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * CONTROL_FDS_MAX)];
+	} control;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control.buf,
+		.msg_controllen = sizeof(control.buf),
+	};
+	ssize_t n = recvmsg(cl->fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+
+	if (n < 0)
+		return n;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		int fds[CONTROL_FDS_MAX];
+		size_t nfds;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		if (nfds > CONTROL_FDS_MAX)
+			nfds = CONTROL_FDS_MAX; /* cannot be: the buffer holds no more */
+		memcpy(fds, CMSG_DATA(cm), nfds * sizeof(int));
+		client_keep_fds(cl, fds, nfds, false);
+	}
+	if (msg.msg_flags & MSG_CTRUNC)
+		client_keep_fds(cl, NULL, 0, true);
+	return n;
+}
+
 static void client_read(struct client *cl)
 {
 	size_t scan_from = cl->in_len;
@@ -441,7 +532,7 @@ static void client_read(struct client *cl)
 		cl->in = b;
 		cl->in_cap = cap;
 	}
-	n = read(cl->fd, cl->in + cl->in_len, cl->in_cap - cl->in_len);
+	n = client_recv(cl, cl->in + cl->in_len, cl->in_cap - cl->in_len);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
 	if (n < 0) {
@@ -520,6 +611,7 @@ static int client_new(struct tartan_control *c, int fd)
 		return -ENOMEM;
 	cl->ctl = c;
 	cl->fd = fd;
+	cl->line_fd = -1;
 	ev_io_init(&cl->io, on_client_io, fd, EV_READ);
 	cl->io.data = cl;
 	ev_io_start(c->loop, &cl->io);

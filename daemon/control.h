@@ -9,6 +9,16 @@
  * A line may end in "\r\n"; empty lines are ignored. Requests may be
  * pipelined (several in one write) or split over several writes.
  *
+ * A request may carry one file descriptor (SCM_RIGHTS; the CNI plugin sends
+ * the pod's network namespace, opened in the runtime's mount namespace): sent
+ * with the first bytes of its line, as the connection's first line or after
+ * the answers to the lines before it (the kernel may join the bytes of two
+ * writes in one read; the fd goes with the line in progress when it arrives).
+ * The handler borrows it; it is closed once the request is answered, so no
+ * namespace is pinned by the daemon. A line that came with more than one fd
+ * gets an error and none of them; fds that come with no request (an empty
+ * line, a client that hangs up) are closed.
+ *
  * Only root may talk to the daemon: the socket file is 0600, and every peer
  * is checked again with SO_PEERCRED (a socket passed on, or a mode changed by
  * hand, must not open the daemon up): a peer whose uid is not 0 gets one
@@ -46,13 +56,14 @@ struct tartan_control;
 /*
  * Answers one request, synchronously, on the loop. command is the request's
  * "command" (a non-empty string), request the whole object (borrowed, for
- * further fields). Returns 0 and sets *ret_result to a new reference (an
+ * further fields), fd the file descriptor that came with it (borrowed; -1 when
+ * none: the server closes it after the answer). Returns 0 and sets *ret_result to a new reference (an
  * object; NULL answers {}), or -errno and may set *ret_error to a malloc'ed
  * message (none: strerror of the code). Unknown commands are the handler's to
  * refuse. The handler must not free the control server; ev_break() is fine.
  */
-typedef int (*tartan_control_handler_fn)(const char *command, json_t *request, json_t **ret_result,
-					 char **ret_error, void *userdata);
+typedef int (*tartan_control_handler_fn)(const char *command, json_t *request, int fd,
+					 json_t **ret_result, char **ret_error, void *userdata);
 
 /*
  * Creates the missing parent directories of path (0755) and listens on path.

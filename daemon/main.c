@@ -56,7 +56,8 @@ struct daemon {
 	struct tartan_control *control;
 	struct tartan_dataplane *dataplane;
 	struct tartan_pods *pods;
-	ev_check pods_sync; /* after each turn of the loop: the IPAM store's fsyncs */
+	ev_check pods_sync;    /* after each turn of the loop: the IPAM store's fsyncs */
+	ev_timer pods_pending; /* every resync: the DELs the plugin recorded */
 	struct tartan_http *http;
 	struct tartan_files *files; /* subnet.env and the CNI confs, kept as written */
 	bool confs_written;
@@ -664,7 +665,7 @@ static int control_leases(struct daemon *d, json_t *r)
 	return err;
 }
 
-static int control_handler(const char *command, json_t *request, json_t **ret_result,
+static int control_handler(const char *command, json_t *request, int fd, json_t **ret_result,
 			   char **ret_error, void *userdata)
 {
 	struct daemon *d = userdata;
@@ -692,7 +693,7 @@ static int control_handler(const char *command, json_t *request, json_t **ret_re
 		r = NULL;
 		err = strcmp(command, "pods") == 0 ?
 			      tartan_pods_list(d->pods, &r) :
-			      tartan_pods_handle(d->pods, json_object_get(request, "cni"), &r);
+			      tartan_pods_handle(d->pods, json_object_get(request, "cni"), fd, &r);
 	} else {
 		json_decref(r);
 		if (asprintf(ret_error, "unknown command '%.64s'", command) < 0)
@@ -1055,6 +1056,19 @@ static void pods_sync_cb(struct ev_loop *loop, ev_check *w, int revents)
 	tartan_pods_sync(d->pods);
 }
 
+/* level-triggered like the rest: a record missed by the cheap check before requests (an idle
+ * node) is applied within a resync interval */
+static void pods_pending_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct daemon *d = w->data;
+
+	(void)loop;
+	(void)revents;
+	tartan_pods_apply_pending(d->pods);
+	/* after the recorded DELs: what is still gone had none (daemon/pods.h) */
+	tartan_pods_sweep_gone(d->pods);
+}
+
 static int start_pods(struct daemon *d)
 {
 	int err = tartan_pods_new(d->opts->state_dir, d->opts->bridge, &d->pods);
@@ -1067,12 +1081,17 @@ static int start_pods(struct daemon *d)
 	ev_check_init(&d->pods_sync, pods_sync_cb);
 	d->pods_sync.data = d;
 	ev_check_start(d->loop, &d->pods_sync);
+	ev_timer_init(&d->pods_pending, pods_pending_cb, d->opts->resync_interval,
+		      d->opts->resync_interval);
+	d->pods_pending.data = d;
+	ev_timer_start(d->loop, &d->pods_pending);
 	return 0;
 }
 
 static void stop_pods(struct daemon *d)
 {
 	ev_check_stop(d->loop, &d->pods_sync);
+	ev_timer_stop(d->loop, &d->pods_pending);
 	tartan_pods_sync(d->pods); /* says when it fails; the sync inside _free() cannot */
 	tartan_pods_free(d->pods);
 	d->pods = NULL;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include "cni/result.h"
 #include "daemon/ipam.h"
 #include "daemon/log.h"
+#include "daemon/pending.h"
 #include "daemon/podreq.h"
 #include "daemon/pods.h"
 #include "flannel/lease.h"
@@ -24,6 +26,7 @@ struct tartan_pods {
 	char *ipam_dir;	    /* <data dir>/<TARTAN_PODS_NETWORK> */
 	char *cni_data_dir; /* tartan_pods_set_cni_data_dir(); NULL: none */
 	char *meta_dir; /* pods' names from CNI_ARGS: host-local's layout has no room for them */
+	struct tartan_pending *pending; /* the DELs the plugin could not hand over */
 	char *bridge;
 	struct tartan_nl *nl;
 	struct tartan_ipam *ipam; /* NULL until the node has a subnet */
@@ -58,6 +61,8 @@ struct gone_mark {
 struct cni_request {
 	const char *command, *id, *netns, *ifname, *args;
 	json_t *config;
+	int netns_fd;	   /* came with the request (borrowed), -1: none */
+	bool netns_fd_set; /* "netnsFd": true, the plugin sent one */
 };
 
 /* Kubernetes names are at most 253 bytes (DNS subdomains); anything else in CNI_ARGS is
@@ -65,6 +70,18 @@ struct cni_request {
 #define POD_NAME_MAX 253
 /* a metadata file: two names, the id and the interface, with JSON around them */
 #define META_FILE_MAX (4 * 1024)
+
+static int pending_new(struct tartan_pods *p, const char *state_dir)
+{
+	char *dir = NULL;
+	int err;
+
+	if (asprintf(&dir, "%s/" TARTAN_PODS_PENDING_DIR, state_dir) < 0)
+		return -ENOMEM;
+	err = tartan_pending_new(dir, &p->pending);
+	free(dir);
+	return err;
+}
 
 static void gone_marks_free(struct gone_mark *m, size_t n)
 {
@@ -113,6 +130,11 @@ int tartan_pods_new(const char *state_dir, const char *bridge, struct tartan_pod
 		tartan_pods_free(p);
 		return -ENOMEM;
 	}
+	err = pending_new(p, state_dir);
+	if (err < 0) {
+		tartan_pods_free(p);
+		return err;
+	}
 	err = tartan_nl_new(&p->nl);
 	if (err < 0) {
 		tartan_pods_free(p);
@@ -130,6 +152,7 @@ void tartan_pods_free(struct tartan_pods *p)
 	/* pods and their addresses stay: they keep working while tartand restarts */
 	tartan_ipam_free(p->ipam);
 	tartan_nl_free(p->nl);
+	tartan_pending_free(p->pending);
 	gone_marks_free(p->gone, p->n_gone);
 	free(p->ipam_dir);
 	free(p->cni_data_dir);
@@ -213,6 +236,8 @@ int tartan_pods_set_node(struct tartan_pods *p, const struct tartan_ip4_net *sub
 	p->ipam = ipam;
 	p->subnet = *subnet;
 	p->gateway = tartan_ip4_net_first_host(subnet);
+	/* the DELs recorded while the store was closed come before any new request */
+	tartan_pods_apply_pending(p);
 	return 0;
 }
 
@@ -378,8 +403,34 @@ static json_t *netlink_error(struct tartan_nl *nl, int err, const char *what)
 			 strerror(-err));
 }
 
+/* The pod's namespace as an fd of the caller's: the one the plugin opened in the runtime's
+ * mount namespace (duplicated), or, from a client that sends none (an older plugin, socat),
+ * the path opened here. */
+static int pod_netns_open(const struct cni_request *r, int *ret_fd)
+{
+	int fd, err;
+
+	if (!r->netns_fd_set)
+		return tartan_netns_open(r->netns, ret_fd);
+	if (r->netns_fd < 0)
+		return -EBADF;
+	err = tartan_netns_check(r->netns_fd);
+	if (err < 0)
+		return err;
+	fd = fcntl(r->netns_fd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return -errno;
+	*ret_fd = fd;
+	return 0;
+}
+
 static json_t *netns_error(const char *path, int err)
 {
+	if (err == -EBADF)
+		return cni_error(TARTAN_CNI_ERR_INVALID_ENV, path,
+				 "the request says the network namespace %s comes as a file "
+				 "descriptor, but none came with it",
+				 path);
 	if (err == -ENOENT)
 		return cni_error(TARTAN_CNI_ERR_UNKNOWN_CONTAINER, path,
 				 "the network namespace %s does not exist", path);
@@ -528,7 +579,7 @@ static json_t *pod_add(struct tartan_pods *p, const struct cni_request *r)
 		return cni_error(TARTAN_CNI_ERR_INVALID_ENV, NULL, "ADD needs CNI_NETNS");
 	if (tartan_podreq_parse(r->args, r->config, &req, &req_error) < 0)
 		return cni_error(req_error.code, NULL, "%s", req_error.msg);
-	err = tartan_netns_open(r->netns, &fd);
+	err = pod_netns_open(r, &fd);
 	if (err < 0)
 		return netns_error(r->netns, err);
 	err = tartan_nl_link_index(p->nl, p->bridge, &bridge_index);
@@ -581,6 +632,8 @@ static json_t *pod_add(struct tartan_pods *p, const struct cni_request *r)
 		answer = netlink_error(p->nl, err, "creating the veth pair");
 		goto undo_address;
 	}
+	tartan_log_debug("pod ADD %.12s: veth %s on %s, its peer %s in %s, MTU %u", r->id, host,
+			 p->bridge, r->ifname, r->netns, p->mtu);
 	err = tartan_nl_new_in_netns(fd, &pod);
 	if (err < 0) {
 		answer = cni_error(TARTAN_CNI_ERR_IO, r->netns, "entering %s: %s", r->netns,
@@ -592,6 +645,9 @@ static json_t *pod_add(struct tartan_pods *p, const struct cni_request *r)
 		answer = netlink_error(pod, err, "setting up the pod's interface");
 		goto undo_link;
 	}
+	tartan_log_debug("pod ADD %.12s: %s/%u on %s, up, default route via %s", r->id,
+			 tartan_ip4_addr_format(addr, ip), p->subnet.len, r->ifname,
+			 tartan_ip4_addr_format(p->gateway, gw));
 	if (p->hairpin) {
 		err = tartan_nl_link_index(p->nl, host, &host_index);
 		if (err >= 0)
@@ -632,6 +688,7 @@ undo_address:
 static json_t *pod_del(struct tartan_pods *p, const struct cni_request *r)
 {
 	char host[IF_NAMESIZE];
+	size_t n = 0;
 	int err;
 
 	/* before the daemon has its subnet (starting, etcd away) the store is not open: the
@@ -644,9 +701,11 @@ static json_t *pod_del(struct tartan_pods *p, const struct cni_request *r)
 	err = tartan_nl_link_delete(p->nl, host);
 	if (err < 0)
 		return netlink_error(p->nl, err, "deleting the veth pair");
-	err = tartan_ipam_release(p->ipam, r->id, r->ifname, NULL);
+	tartan_log_debug("pod DEL %.12s: veth %s deleted (or gone already)", r->id, host);
+	err = tartan_ipam_release(p->ipam, r->id, r->ifname, &n);
 	if (err < 0)
 		return ipam_error(err, p);
+	tartan_log_debug("pod DEL %.12s: %zu address(es) released", r->id, n);
 	meta_remove(p, r->id, r->ifname);
 	return cni_ok(json_object());
 }
@@ -702,7 +761,7 @@ static json_t *pod_check(struct tartan_pods *p, const struct cni_request *r)
 				 "the host end %s is missing or not on %s", host, p->bridge);
 	if (!r->netns)
 		return cni_error(TARTAN_CNI_ERR_INVALID_ENV, NULL, "CHECK needs CNI_NETNS");
-	err = tartan_netns_open(r->netns, &fd);
+	err = pod_netns_open(r, &fd);
 	if (err < 0)
 		return netns_error(r->netns, err);
 	err = tartan_nl_new_in_netns(fd, &pod);
@@ -1026,6 +1085,7 @@ static json_t *pod_gc(struct tartan_pods *p, const struct cni_request *r)
 		meta_remove(p, gone[i].id, gone[i].ifname);
 	}
 	log_released(gone, n_gone, "not a valid attachment (CNI GC)");
+	p->gc_released = n_gone;
 	tartan_ipam_entries_free(gone, n_gone);
 	sweep_records(p, valid, n_runtime);
 	free(valid);
@@ -1043,6 +1103,56 @@ static json_t *pod_status(struct tartan_pods *p)
 		return cni_error(TARTAN_CNI_ERR_NOT_AVAILABLE, p->bridge,
 				 "the bridge %s is not there yet", p->bridge);
 	return cni_ok(json_object());
+}
+
+/* one pending DEL (daemon/pending.h), through pod_del() as a DEL from the plugin */
+static int pending_apply(const struct tartan_cni_pending *rec, const char *path, void *userdata)
+{
+	struct tartan_pods *p = userdata;
+	struct cni_request r = {
+		.command = "DEL",
+		.id = rec->id,
+		.netns = rec->netns,
+		.ifname = rec->ifname,
+		.args = rec->args,
+		.config = rec->config,
+		.netns_fd = -1,
+	};
+	char ip[TARTAN_IP4_ADDR_STRLEN] = "nothing";
+	json_t *answer, *error;
+	uint32_t addr;
+
+	if (!tartan_ipam_attachment_is_valid(rec->id, rec->ifname))
+		return -EINVAL;
+	if (tartan_ipam_find(p->ipam, rec->id, rec->ifname, &addr) >= 0)
+		tartan_ip4_addr_format(addr, ip);
+	answer = pod_del(p, &r);
+	if (!answer)
+		return -ENOMEM;
+	error = json_object_get(answer, "error");
+	if (error)
+		tartan_log_warning(
+			"pending DEL of %s (%s) from %s failed: %s; kept for a later try", rec->id,
+			rec->ifname, path, json_string_value(json_object_get(error, "msg")));
+	else
+		tartan_log_info("pending DEL of %s (%s) applied from %s: released %s", rec->id,
+				rec->ifname, path, ip);
+	json_decref(answer);
+	return error ? -EAGAIN : 0;
+}
+
+int tartan_pods_apply_pending(struct tartan_pods *p)
+{
+	int n;
+
+	/* without the store a DEL could not release its address: the records wait */
+	if (!p || !p->ipam)
+		return 0;
+	n = tartan_pending_apply_all(p->pending, pending_apply, p);
+	if (n < 0)
+		tartan_log_errno(TARTAN_LOG_WARNING, -n, "pending DELs in %s: %m",
+				 tartan_pending_dir(p->pending));
+	return n;
 }
 
 static const char *str(json_t *o, const char *key)
@@ -1071,7 +1181,72 @@ static void count_request(struct tartan_pods *p, const char *command, bool error
 	st->latency_count[c]++;
 }
 
-int tartan_pods_handle(struct tartan_pods *p, json_t *request, json_t **ret_answer)
+/* the pod's "namespace/name" (or "name") from CNI_ARGS, else "-" */
+static void pod_label(const char *args, char *buf, size_t size)
+{
+	char *ns = args ? cni_arg(args, "K8S_POD_NAMESPACE") : NULL;
+	char *name = args ? cni_arg(args, "K8S_POD_NAME") : NULL;
+
+	if (name)
+		snprintf(buf, size, "%s%s%s", ns ? ns : "", ns ? "/" : "", name);
+	else
+		snprintf(buf, size, "-");
+	free(ns);
+	free(name);
+}
+
+/*
+ * One line per request: "pod ADD <12 of the id> <ns/name> <ifname> <address> ok <ms> ms",
+ * at warning with "failed (code N): msg" instead of "ok". addr: the attachment's address
+ * before the request (DEL, CHECK), 0 when unknown; ADD's comes from its result.
+ */
+static void log_request(struct tartan_pods *p, const struct cni_request *r, json_t *answer,
+			uint32_t addr, const struct timespec *t0)
+{
+	json_t *error = json_object_get(answer, "error");
+	const char *cidr = json_string_value(json_object_get(
+		json_array_get(json_object_get(json_object_get(answer, "result"), "ips"), 0),
+		"address"));
+	char what[TARTAN_IP4_ADDR_STRLEN + 2 * POD_NAME_MAX + 96], ip[TARTAN_IP4_ADDR_STRLEN];
+	char label[2 * POD_NAME_MAX + 2], outcome[64];
+	const char *msg, *details;
+	struct timespec t1;
+	double ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+	if (cidr)
+		snprintf(ip, sizeof(ip), "%.*s", (int)strcspn(cidr, "/"), cidr);
+	else if (addr)
+		tartan_ip4_addr_format(addr, ip);
+	else
+		snprintf(ip, sizeof(ip), "-");
+	if (!r->command || strcmp(r->command, "GC") == 0 || strcmp(r->command, "STATUS") == 0) {
+		snprintf(what, sizeof(what), "%.16s", r->command ? r->command : "-");
+		if (r->command && strcmp(r->command, "GC") == 0 && !error)
+			snprintf(what + strlen(what), sizeof(what) - strlen(what), " released %zu",
+				 p->gc_released);
+	} else {
+		bool valid =
+			r->id && r->ifname && tartan_ipam_attachment_is_valid(r->id, r->ifname);
+
+		pod_label(r->args, label, sizeof(label));
+		snprintf(what, sizeof(what), "%.16s %.12s %s %s %s", r->command,
+			 valid ? r->id : "-", label, valid ? r->ifname : "-", ip);
+	}
+	if (!error) {
+		snprintf(outcome, sizeof(outcome), "ok %.1f ms", ms);
+		tartan_log_info("pod %s %s", what, outcome);
+		return;
+	}
+	msg = json_string_value(json_object_get(error, "msg"));
+	details = json_string_value(json_object_get(error, "details"));
+	tartan_log_warning("pod %s failed (code %d): %s%s%s", what,
+			   (int)json_integer_value(json_object_get(error, "code")), msg ? msg : "",
+			   details && *details ? ": " : "", details && *details ? details : "");
+}
+
+int tartan_pods_handle(struct tartan_pods *p, json_t *request, int netns_fd, json_t **ret_answer)
 {
 	struct cni_request r = {
 		.command = str(request, "command"),
@@ -1080,11 +1255,21 @@ int tartan_pods_handle(struct tartan_pods *p, json_t *request, json_t **ret_answ
 		.ifname = str(request, "ifName"),
 		.args = str(request, "args"),
 		.config = json_object_get(request, "config"),
+		.netns_fd = netns_fd,
+		.netns_fd_set = json_is_true(json_object_get(request, "netnsFd")),
 	};
 	json_t *answer;
 	struct timespec t0;
+	uint32_t addr = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (p->ipam && tartan_pending_changed(p->pending))
+		tartan_pods_apply_pending(p);
+	/* for the log line: the address a DEL releases, a CHECK checks */
+	if (p->ipam && r.command && r.id && r.ifname &&
+	    (strcmp(r.command, "DEL") == 0 || strcmp(r.command, "CHECK") == 0) &&
+	    tartan_ipam_find(p->ipam, r.id, r.ifname, &addr) < 0)
+		addr = 0;
 	if (!r.command) {
 		answer = cni_error(TARTAN_CNI_ERR_INVALID_ENV, NULL, "no CNI command");
 	} else if (strcmp(r.command, "STATUS") == 0) {
@@ -1100,6 +1285,11 @@ int tartan_pods_handle(struct tartan_pods *p, json_t *request, json_t **ret_answ
 		answer = cni_error(TARTAN_CNI_ERR_INVALID_ENV, NULL,
 				   "CNI_CONTAINERID or CNI_IFNAME missing or invalid");
 	} else if (strcmp(r.command, "ADD") == 0) {
+		/* a DEL of this attachment the plugin recorded comes first, even when the
+		 * directory's clock did not tell it apart */
+		if (p->ipam && tartan_pending_apply_one(p->pending, r.id, r.ifname, pending_apply,
+							p) == -ENOMEM)
+			return -ENOMEM;
 		answer = pod_add(p, &r);
 	} else if (strcmp(r.command, "DEL") == 0) {
 		answer = pod_del(p, &r);
@@ -1109,6 +1299,7 @@ int tartan_pods_handle(struct tartan_pods *p, json_t *request, json_t **ret_answ
 	if (!answer)
 		return -ENOMEM;
 	count_request(p, r.command, json_object_get(answer, "error") != NULL, &t0);
+	log_request(p, &r, answer, addr, &t0);
 	*ret_answer = answer;
 	return 0;
 }

@@ -3,9 +3,14 @@
  * Pod attachments: the daemon's side of the `tartan` CNI plugin (cni/). The
  * plugin forwards the runtime's request over the control socket as
  *   {"command":"cni","cni":{"command":"ADD","containerID":...,"netns":...,
- *    "ifName":...,"args":...,"cniVersion":...,"config":{...}}}
- * and gets back {"result":{NEUTRAL RESULT}} or {"error":{"code":N,"msg":...,
- * "details":...}}, which it renders for the runtime's cniVersion.
+ *    "netnsFd":true,"ifName":...,"args":...,"cniVersion":...,"config":{...}}}
+ * with the pod's network namespace as an fd it opened in the runtime's mount
+ * namespace (daemon/control.h), and gets back {"result":{NEUTRAL RESULT}} or
+ * {"error":{"code":N,"msg":...,"details":...}}, which it renders for the
+ * runtime's cniVersion. ADD and CHECK enter that fd after checking it is a
+ * network namespace (4 when not; 4 too when "netnsFd" came without an fd);
+ * "netns" is kept for messages and results. A client that sends no
+ * "netnsFd" (an older plugin, socat) gets the path opened here, as before.
  *
  * ADD takes an address from the IPAM store (daemon/ipam.h: host-local's layout
  * under <state-dir>/networks/rkt.kubernetes.io, the directory host-local uses
@@ -130,12 +135,16 @@ void tartan_pods_sweep_gone(struct tartan_pods *p);
 void tartan_pods_sync(struct tartan_pods *p);
 
 /* Answers one "cni" request (the object under "cni"): *ret_answer is
- * {"result":...} or {"error":...}; -ENOMEM only. */
-_tartan_wur_ int tartan_pods_handle(struct tartan_pods *p, json_t *request, json_t **ret_answer);
+ * {"result":...} or {"error":...}; -ENOMEM only. netns_fd: the pod's network
+ * namespace that came with it (borrowed, -1: none), used when the request says
+ * "netnsFd": true; without that key the "netns" path is opened here. */
+_tartan_wur_ int tartan_pods_handle(struct tartan_pods *p, json_t *request, int netns_fd,
+				    json_t **ret_answer);
 
-/* {"pods":[{"address","containerID","ifName","hostIf","inSubnet","namespace","name"}...]}
- * for tartanctl pods; namespace and name from CNI_ARGS (K8S_POD_NAMESPACE,
- * K8S_POD_NAME) when the runtime gave them */
+/* {"pods":[{"address","containerID","ifName","hostIf","inSubnet","state","namespace",
+ * "name"}...]} for tartanctl pods; namespace and name from CNI_ARGS (K8S_POD_NAMESPACE,
+ * K8S_POD_NAME) when the runtime gave them; state "gone" for an attachment tartan made
+ * whose host end is missing now (see tartan_pods_sweep_gone()), else "attached" */
 _tartan_wur_ int tartan_pods_list(struct tartan_pods *p, json_t **ret);
 
 /* ---- counters for /metrics (daemon/http.h) ---- */

@@ -9,16 +9,21 @@
 
 #include "netcfg/netns.h"
 
+int tartan_netns_check(int fd)
+{
+	/* ENOTTY: not an nsfs file at all */
+	return ioctl(fd, NS_GET_NSTYPE) == CLONE_NEWNET ? 0 : -EINVAL;
+}
+
 int tartan_netns_open(const char *path, int *ret_fd)
 {
-	int fd, type;
+	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO named as a namespace must not hang the open */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
-	/* ENOTTY: not an nsfs file at all */
-	type = ioctl(fd, NS_GET_NSTYPE);
-	if (type != CLONE_NEWNET) {
+	if (tartan_netns_check(fd) < 0) {
 		close(fd);
 		return -EINVAL;
 	}

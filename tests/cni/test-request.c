@@ -566,7 +566,7 @@ static void test_lines(void **state)
 		"{ \"cniVersion\": \"1.0.0\", \"name\": \"tartan\", \"type\": \"tartan\",\n"
 		"  \"zeta\": [1, 2.5, true, null], \"prevResult\": {\"ips\": []}, \"a\": \"/\" }",
 		"{\"command\":\"cni\",\"cni\":{\"command\":\"ADD\",\"containerID\":\"ctr-0001\","
-		"\"netns\":\"/var/run/netns/x\",\"ifName\":\"eth0\","
+		"\"netns\":\"/var/run/netns/x\",\"netnsFd\":true,\"ifName\":\"eth0\","
 		"\"args\":\"K8S_POD_NAMESPACE=a;K8S_POD_NAME=b\",\"path\":\"/opt/cni/bin\","
 		"\"cniVersion\":\"1.0.0\",\"config\":{\"cniVersion\":\"1.0.0\",\"name\":\"tartan\","
 		"\"type\":\"tartan\",\"zeta\":[1,2.5,true,null],\"prevResult\":{\"ips\":[]},"
@@ -582,14 +582,14 @@ static void test_lines(void **state)
 		    "CNI_PATH=/p", "CNI_ARGS="),
 		CONF("0.4.0"),
 		"{\"command\":\"cni\",\"cni\":{\"command\":\"DEL\",\"containerID\":\"c\","
-		"\"netns\":\"/gone\",\"ifName\":\"eth0\",\"path\":\"/p\",\"cniVersion\":\"0.4.0\","
+		"\"netns\":\"/gone\",\"netnsFd\":true,\"ifName\":\"eth0\",\"path\":\"/p\",\"cniVersion\":\"0.4.0\","
 		"\"config\":{\"cniVersion\":\"0.4.0\",\"name\":\"tartan\",\"type\":\"tartan\"}}}");
 	expect_line(
 		ENV("CNI_COMMAND=CHECK", "CNI_CONTAINERID=c", "CNI_NETNS=/n", "CNI_IFNAME=eth0",
 		    "CNI_PATH=/p"),
 		CONF("1.1.0"),
 		"{\"command\":\"cni\",\"cni\":{\"command\":\"CHECK\",\"containerID\":\"c\","
-		"\"netns\":\"/n\",\"ifName\":\"eth0\",\"path\":\"/p\",\"cniVersion\":\"1.1.0\","
+		"\"netns\":\"/n\",\"netnsFd\":true,\"ifName\":\"eth0\",\"path\":\"/p\",\"cniVersion\":\"1.1.0\","
 		"\"config\":{\"cniVersion\":\"1.1.0\",\"name\":\"tartan\",\"type\":\"tartan\"}}}");
 	/* GC and STATUS: no attachment, even when the variables are there */
 	expect_line(
@@ -612,9 +612,73 @@ static void test_lines(void **state)
 		    "CNI_IFNAME=eth0", "CNI_PATH=/p\n/q", "CNI_NETNS=/n\xc3\xa9"),
 		CONF("1.0.0"),
 		"{\"command\":\"cni\",\"cni\":{\"command\":\"DEL\",\"containerID\":\"first\","
-		"\"netns\":\"/n\xc3\xa9\",\"ifName\":\"eth0\",\"path\":\"/p\\n/q\","
+		"\"netns\":\"/n\xc3\xa9\",\"netnsFd\":true,\"ifName\":\"eth0\",\"path\":\"/p\\n/q\","
 		"\"cniVersion\":\"1.0.0\",\"config\":{\"cniVersion\":\"1.0.0\",\"name\":\"tartan\","
 		"\"type\":\"tartan\"}}}");
+}
+
+/* a DEL whose namespace cannot be opened goes without "netnsFd"; its pending record */
+static void test_drop_fd_and_record(void **state)
+{
+	struct tartan_cni_request *req =
+		expect_ok(ENV("CNI_COMMAND=DEL", "CNI_CONTAINERID=c", "CNI_NETNS=/gone",
+			      "CNI_IFNAME=eth0", "CNI_ARGS=A=1", "CNI_PATH=/p"),
+			  "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"pendingDelDir\":\"/x/y\"}");
+	char name[TARTAN_CNI_PENDING_NAME_SIZE], *text = NULL;
+	struct tartan_cni_pending *rec = NULL;
+	const char *reason = NULL;
+
+	assert_string_equal(tartan_cni_request_pending_dir(req), "/x/y");
+	assert_string_equal(tartan_cni_request_netns(req), "/gone");
+	assert_int_equal(tartan_cni_request_drop_netns_fd(req), 0);
+	assert_string_equal(
+		tartan_cni_request_line(req, NULL),
+		"{\"command\":\"cni\",\"cni\":{\"command\":\"DEL\",\"containerID\":\"c\","
+		"\"netns\":\"/gone\",\"ifName\":\"eth0\",\"args\":\"A=1\",\"path\":\"/p\","
+		"\"cniVersion\":\"1.0.0\",\"config\":{\"cniVersion\":\"1.0.0\","
+		"\"name\":\"n\",\"pendingDelDir\":\"/x/y\"}}}\n");
+	assert_int_equal(tartan_cni_request_pending_record(req, name, &text), 0);
+	assert_string_equal(text,
+			    "{\"containerID\":\"c\",\"ifName\":\"eth0\",\"netns\":\"/gone\","
+			    "\"args\":\"A=1\",\"cniVersion\":\"1.0.0\",\"config\":{"
+			    "\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"pendingDelDir\":\"/x/y\"}}");
+	/* what the plugin writes, tartand reads back, under that name only */
+	assert_int_equal(tartan_cni_pending_parse(name, text, strlen(text), &rec, &reason), 0);
+	assert_string_equal(rec->id, "c");
+	assert_string_equal(rec->ifname, "eth0");
+	assert_string_equal(rec->netns, "/gone");
+	assert_string_equal(rec->args, "A=1");
+	assert_string_equal(rec->cni_version, "1.0.0");
+	assert_true(json_is_object(rec->config));
+	tartan_cni_pending_free(rec);
+	assert_int_equal(tartan_cni_pending_parse("0000000000000000.json", text, strlen(text), &rec,
+						  &reason),
+			 -EINVAL);
+	assert_string_equal(reason, "its file name is not the one of its attachment");
+	assert_int_equal(
+		tartan_cni_pending_parse(name, "{\"containerID\":\"c\"}", 17, &rec, &reason),
+		-EINVAL);
+	free(text);
+	tartan_cni_request_free(req);
+
+	/* the default, and a relative one refused */
+	req = expect_ok(
+		ENV("CNI_COMMAND=DEL", "CNI_CONTAINERID=c", "CNI_IFNAME=eth0", "CNI_PATH=/p"),
+		CONF("1.0.0"));
+	assert_string_equal(tartan_cni_request_pending_dir(req), TARTAN_CNI_DEFAULT_PENDING_DIR);
+	assert_int_equal(tartan_cni_request_pending_record(req, name, &text), 0);
+	/* no netns, no args: no keys for them (not nulls) */
+	assert_string_equal(text, "{\"containerID\":\"c\",\"ifName\":\"eth0\",\"cniVersion\":"
+				  "\"1.0.0\",\"config\":{\"cniVersion\":\"1.0.0\",\"name\":"
+				  "\"tartan\",\"type\":\"tartan\"}}");
+	free(text);
+	tartan_cni_request_free(req);
+	expect_error(ENV("CNI_COMMAND=DEL", "CNI_CONTAINERID=c", "CNI_IFNAME=eth0", "CNI_PATH=/p"),
+		     "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"pendingDelDir\":\"rel\"}", 7,
+		     "pendingDelDir is not an absolute path of at most 4031 bytes", "rel");
+	expect_error(ENV("CNI_COMMAND=DEL", "CNI_CONTAINERID=c", "CNI_IFNAME=eth0", "CNI_PATH=/p"),
+		     "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"pendingDelDir\":5}", 6,
+		     "error decoding network config: pendingDelDir is not a string", "");
 }
 
 static void test_version_command(void **state)
@@ -674,14 +738,14 @@ static void test_bad_args(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_command),	       cmocka_unit_test(test_missing),
-		cmocka_unit_test(test_container_id),   cmocka_unit_test(test_ifname),
-		cmocka_unit_test(test_other_env),      cmocka_unit_test(test_stdin_json),
-		cmocka_unit_test(test_stdin_too_long), cmocka_unit_test(test_name),
-		cmocka_unit_test(test_version),	       cmocka_unit_test(test_error_version),
-		cmocka_unit_test(test_config_keys),    cmocka_unit_test(test_line_too_long),
-		cmocka_unit_test(test_lines),	       cmocka_unit_test(test_version_command),
-		cmocka_unit_test(test_bad_args),
+		cmocka_unit_test(test_command),		cmocka_unit_test(test_missing),
+		cmocka_unit_test(test_container_id),	cmocka_unit_test(test_ifname),
+		cmocka_unit_test(test_other_env),	cmocka_unit_test(test_stdin_json),
+		cmocka_unit_test(test_stdin_too_long),	cmocka_unit_test(test_name),
+		cmocka_unit_test(test_version),		cmocka_unit_test(test_error_version),
+		cmocka_unit_test(test_config_keys),	cmocka_unit_test(test_line_too_long),
+		cmocka_unit_test(test_lines),		cmocka_unit_test(test_drop_fd_and_record),
+		cmocka_unit_test(test_version_command), cmocka_unit_test(test_bad_args),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -74,8 +74,8 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int handler(const char *command, json_t *request, json_t **ret_result, char **ret_error,
-		   void *userdata)
+static int handler(const char *command, json_t *request, int fd, json_t **ret_result,
+		   char **ret_error, void *userdata)
 {
 	struct ctx *c = userdata;
 	const char *json = NULL;

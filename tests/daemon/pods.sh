@@ -40,13 +40,22 @@
 #   afterwards cni0 has no port and the store no address file. STATUS (1.1.0) succeeds,
 #   printing nothing; VERSION answers each asked version with supportedVersions
 #   ["0.3.1","0.4.0","1.0.0","1.1.0"].
+# - a runtime in a private mount namespace (unshare -m --propagation private) where the pod's
+#   namespace is bind-mounted on a tmpfs only it sees: ADD (the pod's eth0 gets the result's
+#   address), CHECK and DEL through that path succeed, since the plugin passes the namespace
+#   as an fd; n1's log has one info line per request ("pod ADD ctr-m1 tartan-test/m1 eth0
+#   <addr> ok <ms> ms", CHECK, DEL, STATUS) and the netlink steps at debug; 15 rounds of
+#   ADD, CHECK and DEL, clients that send an fd with half a line and hang up, and lines with
+#   two fds (refused with a message) leave no namespace fd open in tartand; a client that
+#   sends no "netnsFd" (an older plugin) gets the path opened by tartand (ADD, DEL succeed).
 # - GC (1.1.0) with cni.dev/valid-attachments naming two of three pods releases exactly the
 #   third: its IPAM file and veth are gone, the others' stay and pass CHECK.
 # - input errors through the plugin, each with the spec's code, exit 1 and an error object
 #   on stdout, and nothing half-created (n1's links, the pod's links and the store unchanged):
 #   bad JSON (6), unsupported cniVersion (1), missing CNI_CONTAINERID (4), a container id with
 #   '/' (4), CNI_IFNAME of 16 bytes (4) or with '/' (4), CNI_NETNS a regular file (4) or a
-#   path that does not exist (3).
+#   path that does not exist (3); the refused ADD is logged at warning with its code and
+#   message.
 # - pods attached through the conflist's tartan plugin (its cniVersion as written) on each
 #   node ping each other across the nodes; on n1 the chain goes on with Debian's portmap
 #   (prevResult = tartan's result, runtimeConfig.portMappings
@@ -597,6 +606,141 @@ for v in "${VERSIONS[@]}"; do
 done
 
 # ---------------------------------------------------------------------------------------------
+# A runtime in a mount namespace of its own (podman under `ip netns exec`, a runtime in a
+# container without propagation on /run/netns): the pod's namespace file exists only there,
+# on a tmpfs mounted in that mount namespace. The plugin opens it there and passes the fd;
+# tartand, in the host's mount namespace, could not open the path (it would answer code 3,
+# "does not exist").
+
+mkpod m1 n1
+PRIV=$T/private-netns
+mkdir -p "$PRIV"
+plugin_conf "${conflist[n1]}" 0 >"$T/conf-m1.json"
+# run as the runtime: in a private mount namespace, with the pod's namespace bind-mounted on a
+# tmpfs only it sees; ADD, then CHECK with the ADD result, the pod's address seen from
+# outside between them, then DEL
+cat >"$T/private-runtime.sh" <<'EOF'
+set -u
+priv=$1 podns=$2 node=$3 plugin=$4 conf=$5 prevconf=$6 out=$7 path=$8
+shift 8
+mount -t tmpfs tmpfs "$priv" || exit 1
+: >"$priv/pod-netns"
+mount --bind "/run/netns/$podns" "$priv/pod-netns" || exit 1
+run()
+{
+	ip netns exec "$node" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@" CNI_CONTAINERID=ctr-m1 \
+		CNI_NETNS="$priv/pod-netns" CNI_IFNAME=eth0 CNI_PATH="$path" \
+		CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=tartan-test;K8S_POD_NAME=m1" \
+		timeout 30 "$plugin"
+}
+run CNI_COMMAND=ADD "$@" <"$conf" >"$out/add.json" 2>"$out/add.err"
+echo $? >"$out/add.rc"
+ip -n "$podns" -4 -o addr show dev eth0 | awk '{ print $4 }' >"$out/addr"
+python3 "$out/../plugin_conf.py" "$prevconf" 0 --prev "$out/add.json" >"$out/check.conf"
+run CNI_COMMAND=CHECK "$@" <"$out/check.conf" >"$out/check.out" 2>"$out/check.err"
+echo $? >"$out/check.rc"
+run CNI_COMMAND=DEL "$@" <"$out/check.conf" >"$out/del.out" 2>"$out/del.err"
+echo $? >"$out/del.rc"
+EOF
+mkdir -p "$T/m1"
+unshare -m --propagation private bash "$T/private-runtime.sh" "$PRIV" "${pod_ns[m1]}" \
+	"${NETNS[n1]}" "$TARTAN_CNI" "$T/conf-m1.json" "${conflist[n1]}" "$T/m1" \
+	"$TARTAN_CNI_PATH" ${SAN_ENV[@]+"${SAN_ENV[@]}"} ||
+	tap_fail "private mount namespace: the runtime's script could not set up its mounts"
+tap_check_fails "private mount namespace: the pod's namespace file is not visible outside it" \
+	test -e "$PRIV/pod-netns" || true
+RC=$(cat "$T/m1/add.rc" 2>/dev/null || echo none)
+plugin_ok "private mount namespace: ADD succeeds" "$T/m1/add.json" || true
+m1_addr=$(jval "$T/m1/add.json" 'd["ips"][0]["address"]' 2>/dev/null || echo none)
+tap_is "$(cat "$T/m1/addr" 2>&1)" "$m1_addr" \
+	"private mount namespace: the pod's eth0 held the ADD's address $m1_addr" || true
+RC=$(cat "$T/m1/check.rc" 2>/dev/null || echo none)
+plugin_ok "private mount namespace: CHECK succeeds" "$T/m1/check.out" 1 || true
+RC=$(cat "$T/m1/del.rc" 2>/dev/null || echo none)
+plugin_ok "private mount namespace: DEL succeeds" "$T/m1/del.out" 1 || true
+gone m1 n1 "${m1_addr%/*}" "$(host_end "$T/m1/add.json" 2>/dev/null || echo none)" \
+	"private mount namespace: after DEL"
+
+# tartand's line per request (info), and its netlink steps at --log-level debug
+re_ip='10\.5\.[0-9]+\.[0-9]+'
+for l in "pod ADD ctr-m1 tartan-test/m1 eth0 $re_ip ok [0-9.]+ ms" \
+	"pod CHECK ctr-m1 tartan-test/m1 eth0 $re_ip ok [0-9.]+ ms" \
+	"pod DEL ctr-m1 tartan-test/m1 eth0 $re_ip ok [0-9.]+ ms" \
+	"pod STATUS ok [0-9.]+ ms" \
+	"debug: pod ADD ctr-m1: veth veth[0-9a-f]{8} on cni0, its peer eth0 in $PRIV/pod-netns" \
+	"debug: pod ADD ctr-m1: $re_ip/24 on eth0, up, default route via" \
+	"debug: pod DEL ctr-m1: veth veth[0-9a-f]{8} deleted"; do
+	tap_check "n1's log: /$l/" tlog_has n1 "$l" || tap_diag "log: $(tlog n1 | grep 'pod ' | tail -5)"
+done
+
+# No namespace fd stays open in tartand (an open one pins a dead pod's namespace): after many
+# requests with fds, after a client that sends one with half a line and hangs up, and after
+# lines carrying two (refused)
+ns_fds()
+{
+	local f n=0
+	for f in /proc/"${TARTAND_PID[n1]}"/fd/*; do
+		[[ $(readlink "$f" 2>/dev/null) == net:* ]] && n=$((n + 1))
+	done
+	echo "$n"
+}
+plugin_conf "${conflist[n1]}" 0 >"$T/conf-leak.json"
+for i in $(seq 1 15); do
+	tartan ADD m1 "$T/conf-leak.json" "$T/leak-add.json"
+	((RC == 0)) || break
+	plugin_conf "${conflist[n1]}" 0 --prev "$T/leak-add.json" >"$T/conf-leak-prev.json"
+	tartan CHECK m1 "$T/conf-leak-prev.json" "$T/leak-check.out"
+	((RC == 0)) || break
+	tartan DEL m1 "$T/conf-leak-prev.json" "$T/leak-del.out"
+	((RC == 0)) || break
+done
+tap_is "$i $RC" "15 0" "fd leak: 15 rounds of ADD, CHECK and DEL with the namespace's fd succeed" ||
+	tap_diag "last output: $(cat "$T"/leak-*.err 2>&1)"
+cat >"$T/fd-client.py" <<'EOF'
+import socket, sys
+path, netns, mode = sys.argv[1:]
+fd = open(netns, "rb")
+s = socket.socket(socket.AF_UNIX)
+s.connect(path)
+if mode in ("legacy-add", "legacy-del"):
+    # a client that sends no fd (an older plugin, socat): tartand opens the path itself
+    cmd = "ADD" if mode == "legacy-add" else "DEL"
+    line = ('{"command":"cni","cni":{"command":"%s","containerID":"ctr-legacy","netns":"%s",'
+            '"ifName":"eth0","path":"/usr/lib/cni","cniVersion":"1.0.0",'
+            '"config":{"cniVersion":"1.0.0","name":"tartan","type":"tartan"}}}\n') % (cmd, netns)
+    s.sendall(line.encode())
+    print(s.makefile().readline().strip())
+elif mode == "hangup":
+    socket.send_fds(s, [b'{"command":"cni","cni":{"command":"ADD"'], [fd.fileno()])
+else:
+    socket.send_fds(s, [b'{"command":"cni","cni":{"command":"STATUS"}}\n'], [fd.fileno(), fd.fileno()])
+    print(s.makefile().readline().strip())
+s.close()
+EOF
+for i in 1 2 3; do
+	netns_exec n1 "$PYTHON3" "$T/fd-client.py" "${TARTAND_SOCK[n1]}" "/run/netns/${pod_ns[m1]}" \
+		hangup || tap_fail "fd leak: the hang-up client could not connect"
+	two=$(netns_exec n1 "$PYTHON3" "$T/fd-client.py" "${TARTAND_SOCK[n1]}" \
+		"/run/netns/${pod_ns[m1]}" two 2>&1 || true)
+done
+tap_is "$two" '{"ok":false,"error":"more than one file descriptor came with the request"}' \
+	"fd leak: a line with two fds is refused" || true
+legacy=$(netns_exec n1 "$PYTHON3" "$T/fd-client.py" "${TARTAND_SOCK[n1]}" \
+	"/run/netns/${pod_ns[m1]}" legacy-add 2>&1 || true)
+tap_like "$legacy" '^\{"ok":true,"result":\{"result":\{"interfaces":' \
+	"a request without netnsFd (an older plugin): tartand opens the path itself, ADD succeeds" ||
+	true
+legacy=$(netns_exec n1 "$PYTHON3" "$T/fd-client.py" "${TARTAND_SOCK[n1]}" \
+	"/run/netns/${pod_ns[m1]}" legacy-del 2>&1 || true)
+tap_is "$legacy" '{"ok":true,"result":{"result":{}}}' "... and its DEL too" || true
+if wait_until 5 test "$(ns_fds)" = 0; then
+	tap_ok "fd leak: tartand holds no namespace fd after all that"
+else
+	tap_fail "fd leak: tartand holds no namespace fd after all that" \
+		"it holds $(ns_fds)"
+fi
+
+# ---------------------------------------------------------------------------------------------
 # GC (1.1.0): three pods, two listed as valid
 
 for g in g1 g2 g3; do
@@ -683,6 +827,9 @@ bad_case "CNI_IFNAME of 16 bytes" 4 "$good" CNI_IFNAME=eth0123456789abc
 bad_case "CNI_IFNAME 'eth/0' with '/'" 4 "$good" CNI_IFNAME=eth/0
 bad_case "CNI_NETNS a regular file" 4 "$good" "CNI_NETNS=$T/regular-file"
 bad_case "CNI_NETNS that does not exist" 3 "$good" "CNI_NETNS=/var/run/netns/${NETNS_TAG}none"
+tap_check "n1's log: the refused ADD at warning, with its code and message" \
+	tlog_has n1 "warning: pod ADD ctr-x tartan-test/x eth0 - failed \\(code 4\\): CNI_NETNS $T/regular-file is not a network namespace" ||
+	true
 
 # ---------------------------------------------------------------------------------------------
 # Pods through the conflist as written on every node; on n1 the chain goes on with portmap

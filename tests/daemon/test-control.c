@@ -4,7 +4,11 @@
  * its socket in a mktemp directory, and real unix-socket clients in the same
  * process (the test drives the loop with EVRUN_NOWAIT between non-blocking
  * client reads), plus a forked client that drops root for the SO_PEERCRED
- * check. Also the pure request parser and answer encoder.
+ * check. Fds passed with requests (SCM_RIGHTS): the handler gets the one that
+ * came with its line, and the server holds none once the line is answered, nor
+ * after a line with two, an empty line, or a client that hangs up or goes idle
+ * (the test sends a pipe's write end and waits for its read end's EOF). Also
+ * the pure request parser and answer encoder.
  *
  * The server admits root only, so the socket tests need root (they run as
  * root here and in CI); elsewhere they are reported as skipped.
@@ -64,12 +68,21 @@ static double now(void)
 }
 
 /* the daemon's side, as tartand will answer */
-static int handler(const char *command, json_t *request, json_t **ret_result, char **ret_error,
-		   void *userdata)
+static int handler(const char *command, json_t *request, int fd, json_t **ret_result,
+		   char **ret_error, void *userdata)
 {
 	struct ctx *c = userdata;
 
 	c->handled++;
+	if (strcmp(command, "fd") == 0) {
+		struct stat st;
+
+		/* what came with the request: its inode, to compare with the file sent */
+		*ret_result =
+			json_pack("{s:I}", "ino",
+				  fd >= 0 && fstat(fd, &st) == 0 ? (json_int_t)st.st_ino : -1);
+		return *ret_result ? 0 : -ENOMEM;
+	}
 	if (strcmp(command, "status") == 0) {
 		*ret_result = json_pack("{s:s,s:i}", "state", "running", "peers", 2);
 		return *ret_result ? 0 : -ENOMEM;
@@ -314,6 +327,137 @@ static void expect_open(struct ctx *c, struct conn *k)
 {
 	conn_send_str(c, k, "{\"command\":\"status\"}\n");
 	expect_line(c, k, "{\"ok\":true,\"result\":{\"state\":\"running\",\"peers\":2}}");
+}
+
+/* sends data with the fds (SCM_RIGHTS) in one sendmsg */
+static void conn_send_fds(struct conn *k, const char *data, const int *fds, size_t n)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * 8)];
+	} control;
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = strlen(data) };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control.buf,
+		.msg_controllen = CMSG_SPACE(sizeof(int) * n),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+	memset(control.buf, 0, sizeof(control.buf));
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+	memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
+	if (sendmsg(k->fd, &msg, MSG_NOSIGNAL) != (ssize_t)strlen(data))
+		fail_msg("sendmsg: %s", strerror(errno));
+}
+
+/* A pipe whose write end the test sends: once the server closed every copy it got, the read
+ * end sees the end of the stream. */
+struct probe {
+	int rd, wr;
+	char ino[32];
+};
+
+static void probe_open(struct probe *p)
+{
+	int fds[2];
+	struct stat st;
+
+	assert_int_equal(pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
+	p->rd = fds[0];
+	p->wr = fds[1];
+	assert_int_equal(fstat(p->wr, &st), 0);
+	snprintf(p->ino, sizeof(p->ino), "%llu", (unsigned long long)st.st_ino);
+}
+
+/* the server holds no copy of the write end any more (the test closed its own) */
+static void expect_probe_closed(struct ctx *c, struct probe *p)
+{
+	double end = now() + 5;
+	char b;
+
+	if (p->wr >= 0)
+		close(p->wr);
+	p->wr = -1;
+	while (read(p->rd, &b, 1) < 0 && errno == EAGAIN) {
+		if (now() > end)
+			fail_msg("the server still holds the fd it was sent");
+		ev_run(c->loop, EVRUN_NOWAIT);
+		usleep(500);
+	}
+	close(p->rd);
+}
+
+static void test_fd_passing(void **state)
+{
+	struct ctx *c = *state;
+	struct probe p1, p2, p3;
+	char want[160];
+	struct conn *k;
+	int two[2];
+
+	need_root();
+	k = conn_open(c);
+	/* one fd with the line: the handler gets it; closed once answered */
+	probe_open(&p1);
+	conn_send_fds(k, "{\"command\":\"fd\"}\n", &p1.wr, 1);
+	snprintf(want, sizeof(want), "{\"ok\":true,\"result\":{\"ino\":%s}}", p1.ino);
+	expect_line(c, k, want);
+	expect_probe_closed(c, &p1);
+	/* the next line has none */
+	conn_send_str(c, k, "{\"command\":\"fd\"}\n");
+	expect_line(c, k, "{\"ok\":true,\"result\":{\"ino\":-1}}");
+	/* the fd on the first bytes of a line split over two writes */
+	probe_open(&p1);
+	conn_send_fds(k, "{\"command\":", &p1.wr, 1);
+	pump(c, 0.05);
+	conn_send_str(c, k, "\"fd\"}\n");
+	snprintf(want, sizeof(want), "{\"ok\":true,\"result\":{\"ino\":%s}}", p1.ino);
+	expect_line(c, k, want);
+	expect_probe_closed(c, &p1);
+	/* two fds with one line, in one message or in two: refused, both closed */
+	probe_open(&p1);
+	probe_open(&p2);
+	two[0] = p1.wr;
+	two[1] = p2.wr;
+	conn_send_fds(k, "{\"command\":\"fd\"}\n", two, 2);
+	expect_line(c, k,
+		    "{\"ok\":false,\"error\":\"more than one file descriptor came with the "
+		    "request\"}");
+	expect_probe_closed(c, &p1);
+	expect_probe_closed(c, &p2);
+	probe_open(&p1);
+	probe_open(&p2);
+	conn_send_fds(k, "{\"comm", &p1.wr, 1);
+	pump(c, 0.05);
+	conn_send_fds(k, "and\":\"fd\"}\n", &p2.wr, 1);
+	expect_line(c, k,
+		    "{\"ok\":false,\"error\":\"more than one file descriptor came with the "
+		    "request\"}");
+	expect_probe_closed(c, &p1);
+	expect_probe_closed(c, &p2);
+	/* with an empty line: closed, no answer, the connection goes on */
+	probe_open(&p1);
+	conn_send_fds(k, "\n", &p1.wr, 1);
+	expect_probe_closed(c, &p1);
+	expect_open(c, k);
+	/* with half a line, then the client goes: closed with the client */
+	probe_open(&p3);
+	conn_send_fds(k, "{\"command\":\"fd\"", &p3.wr, 1);
+	pump(c, 0.05);
+	conn_close(k);
+	expect_probe_closed(c, &p3);
+	/* with half a line from a client that stays silent: closed when the server drops it */
+	tartan_control_set_idle_timeout(c->ctl, 0.2);
+	k = conn_open(c);
+	probe_open(&p3);
+	conn_send_fds(k, "{\"command\":\"fd\"", &p3.wr, 1);
+	expect_closed(c, k, 5);
+	expect_probe_closed(c, &p3);
+	conn_close(k);
 }
 
 static void test_good_command(void **state)
@@ -1016,6 +1160,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_good_command, setup_server, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_command, setup_server, teardown),
 		cmocka_unit_test_setup_teardown(test_handler_errors, setup_server, teardown),
+		cmocka_unit_test_setup_teardown(test_fd_passing, setup_server, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_json, setup_server, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_command, setup_server, teardown),
 		cmocka_unit_test_setup_teardown(test_not_object, setup_server, teardown),

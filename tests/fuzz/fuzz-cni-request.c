@@ -127,6 +127,9 @@ static void fuzz_request(char *const *envp, const char *command, const uint8_t *
 		FUZZ_CHECK(strcmp(parsed_command, "cni") == 0);
 		cni = json_object_get(parsed, "cni");
 		FUZZ_CHECK(json_is_object(json_object_get(cni, "config")));
+		/* the namespace goes as an fd whenever there is one (main.c sends it) */
+		FUZZ_CHECK(!json_object_get(cni, "netns") ==
+			   !json_is_true(json_object_get(cni, "netnsFd")));
 		FUZZ_CHECK(command && strcmp(json_string_value(json_object_get(cni, "command")),
 					     command) == 0);
 		FUZZ_CHECK(strcmp(json_string_value(json_object_get(cni, "cniVersion")),
