@@ -50,7 +50,7 @@ struct tartan_dataplane {
 	int *ports;
 	size_t n_ports, cap_ports;
 	bool ports_stale; /* notifications were lost: the next sync lists the links */
-	bool port_hairpin;   /* kubenet hairpin-veth: a port put back gets hairpin again */
+	bool port_hairpin;   /* hairpin-veth: a port put back gets hairpin again */
 	int accept_ra_index; /* the device whose accept_ra we turned off */
 	bool iface_up;
 
@@ -884,6 +884,11 @@ void tartan_dataplane_set_kubenet(struct tartan_dataplane *dp,
 	if (!ev_is_active(&dp->resync))
 		ev_timer_start(dp->loop, &dp->resync);
 	tartan_dataplane_changed(dp);
+}
+
+void tartan_dataplane_set_port_hairpin(struct tartan_dataplane *dp, bool on)
+{
+	dp->port_hairpin = on;
 }
 
 void tartan_dataplane_changed(struct tartan_dataplane *dp)

@@ -61,6 +61,10 @@ void tartan_dataplane_set_kubenet(struct tartan_dataplane *dp,
 				  const struct tartan_ip4_net *pod_cidr, unsigned mtu, bool promisc,
 				  bool port_hairpin);
 
+/* Hairpin mode (--hairpin-mode=hairpin-veth) for the ports put back on a bridge made again, as
+ * tartan_pods_set_hairpin() gives it to new ports; set_kubenet sets it too. */
+void tartan_dataplane_set_port_hairpin(struct tartan_dataplane *dp, bool on);
+
 /* Peers or our lease changed: sync soon. */
 void tartan_dataplane_changed(struct tartan_dataplane *dp);
 

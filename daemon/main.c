@@ -1036,6 +1036,8 @@ static int start_dataplane(struct daemon *d)
 
 	if (err < 0)
 		return tartan_log_errno(TARTAN_LOG_ERROR, -err, "netlink: %m");
+	tartan_dataplane_set_port_hairpin(d->dataplane,
+					  d->opts->hairpin_mode == TARTAN_HAIRPIN_VETH);
 	return 0;
 }
 

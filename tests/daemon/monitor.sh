@@ -15,7 +15,8 @@
 # - host-gw, in h1: tartan's route to h2's subnet deleted -> back; cni0's address replaced by
 #   another address of the network (10.5.0.1/24) -> cni0 holds exactly <subnet>.1/24 again;
 #   cni0's address deleted -> back; cni0 deleted -> made again, with its address and h1's
-#   pod's host end back on it (the log says so); after each, h1's pod pings h2's;
+#   pod's host end back on it with hairpin on (flannel mode's default hairpin-veth; the log
+#   says so); after each, h1's pod pings h2's;
 # - vxlan, in v1: the neigh entry of v2 deleted -> back; the fdb entry of v2 deleted -> back;
 #   tartan's route to v2's subnet deleted -> back (each: v1's neigh, fdb and proto 84 routes
 #   are exactly its peers' again); flannel.1 deleted -> made again with the same MAC, the same
@@ -286,6 +287,8 @@ cni0_back()
 hand "h1: cni0 deleted by hand" netns_exec h1 ip link del cni0 || true
 within 1 "h1: cni0 is made again with exactly $gw and its port $ports_h1 back on it" \
 	'bridge_diag h1; echo "ports: $(ports_of_cni0)"' cni0_back
+tap_like "$(netns_exec h1 bridge -d link show dev "$ports_h1")" 'hairpin on' \
+	"h1: port $ports_h1 has hairpin on again (flannel mode's default hairpin-veth)" || true
 pod_ping_check h1p0 h2p0 "after cni0 was made again"
 tap_check "h1: the log says cni0 was made again with its port put back" \
 	tlog_has h1 'info: cni0 was made again: 1 port put back on it' || true
