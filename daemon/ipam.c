@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "daemon/ipam.h"
+#include "daemon/ipamforeign.h"
 #include "netcfg/file.h"
 
 /* host-local's names (backend/disk/backend.go, lock.go) */
@@ -554,132 +555,6 @@ static bool scan_has(const struct scan *s, uint32_t addr)
 	return s->n > 0 && bsearch(&key, s->e, s->n, sizeof(*s->e), entry_cmp);
 }
 
-/* the addresses of the subnet held in other host-local stores (see
- * tartan_ipam_set_foreign_root()), sorted */
-struct foreign {
-	uint32_t *a;
-	size_t n, cap;
-};
-
-static int u32_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static bool foreign_has(const struct foreign *f, uint32_t addr)
-{
-	return f->n > 0 && bsearch(&addr, f->a, f->n, sizeof(*f->a), u32_cmp);
-}
-
-/* The address names of one network directory that lie in the subnet, into f. */
-static int foreign_scan_one(const struct tartan_ipam *ipam, int dfd, struct foreign *f)
-{
-	struct dirent *de;
-	DIR *d = fdopendir(dfd);
-	int r = 0;
-
-	if (!d) {
-		r = -errno;
-		close(dfd);
-		return r;
-	}
-	for (;;) {
-		uint32_t addr;
-
-		errno = 0;
-		de = readdir(d);
-		if (!de) {
-			r = -errno;
-			break;
-		}
-		if (tartan_ip4_addr_parse(de->d_name, strlen(de->d_name), &addr) < 0 ||
-		    !tartan_ip4_net_contains(&ipam->subnet, addr))
-			continue;
-		if (f->n == f->cap) {
-			size_t cap = f->cap ? 2 * f->cap : 64;
-			uint32_t *na = realloc(f->a, cap * sizeof(*na));
-
-			if (!na) {
-				r = -ENOMEM;
-				break;
-			}
-			f->a = na;
-			f->cap = cap;
-		}
-		f->a[f->n++] = addr;
-	}
-	closedir(d);
-	return r;
-}
-
-/*
- * Reads every network directory under the foreign root but our own (by
- * device and inode), without their locks: a name host-local links in while
- * we read is not seen, as with any store we do not share a lock with; the
- * names already there (the pods of the flannel era) are what matters.
- * A missing root or a network directory gone meanwhile is no error.
- */
-static int foreign_scan(const struct tartan_ipam *ipam, struct foreign *f)
-{
-	struct stat own;
-	struct dirent *de;
-	DIR *d;
-	int r = 0;
-
-	*f = (struct foreign){ 0 };
-	if (!ipam->foreign_root)
-		return 0;
-	if (fstat(ipam->dfd, &own) < 0)
-		return -errno;
-	d = opendir(ipam->foreign_root);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	for (;;) {
-		struct stat st;
-		int fd;
-
-		errno = 0;
-		de = readdir(d);
-		if (!de) {
-			r = -errno;
-			break;
-		}
-		if (de->d_name[0] == '.')
-			continue;
-		fd = openat(dirfd(d), de->d_name,
-			    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-		if (fd < 0) {
-			if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
-				continue;
-			r = -errno;
-			break;
-		}
-		if (fstat(fd, &st) < 0) {
-			r = -errno;
-			close(fd);
-			break;
-		}
-		if (st.st_dev == own.st_dev && st.st_ino == own.st_ino) {
-			close(fd);
-			continue;
-		}
-		r = foreign_scan_one(ipam, fd, f);
-		if (r < 0)
-			break;
-	}
-	closedir(d);
-	if (r < 0) {
-		free(f->a);
-		*f = (struct foreign){ 0 };
-		return r;
-	}
-	if (f->n > 1)
-		qsort(f->a, f->n, sizeof(*f->a), u32_cmp);
-	return 0;
-}
-
 /*
  * Takes the next free address for content, round robin as host-local's
  * RangeIter: from the one after last_reserved_ip.0 when that lies in the
@@ -689,8 +564,9 @@ static int foreign_scan(const struct tartan_ipam *ipam, struct foreign *f)
  * without a system call; for the rest linkat decides
  * (EEXIST: taken meanwhile by someone who ignores the lock: the next).
  */
-static int take_next(const struct tartan_ipam *ipam, const struct scan *s, const struct foreign *f,
-		     const char *content, size_t content_len, uint32_t *ret_addr, int *ret_fd)
+static int take_next(const struct tartan_ipam *ipam, const struct scan *s,
+		     const struct tartan_ipamforeign *f, const char *content, size_t content_len,
+		     uint32_t *ret_addr, int *ret_fd)
 {
 	char tmp[sizeof(TEMP_PREFIX) + 16];
 	int fd = -1;
@@ -709,7 +585,7 @@ static int take_next(const struct tartan_ipam *ipam, const struct scan *s, const
 		char name[TARTAN_IP4_ADDR_STRLEN];
 
 		cur = cur == ipam->last ? ipam->first : cur + 1;
-		if (cur == ipam->gateway || scan_has(s, cur) || foreign_has(f, cur))
+		if (cur == ipam->gateway || scan_has(s, cur) || tartan_ipamforeign_has(f, cur))
 			continue;
 		if (!have_tmp) {
 			r = temp_create(ipam, content, content_len, tmp, &fd);
@@ -864,7 +740,7 @@ int tartan_ipam_allocate(struct tartan_ipam *ipam, const char *id, const char *i
 {
 	char *content = NULL;
 	struct scan s = { 0 };
-	struct foreign f = { 0 };
+	struct tartan_ipamforeign *f = NULL;
 	uint32_t addr;
 	int r, len, fd = -1;
 
@@ -888,7 +764,7 @@ int tartan_ipam_allocate(struct tartan_ipam *ipam, const char *id, const char *i
 	if (r != -ENOENT)
 		goto out;
 
-	r = foreign_scan(ipam, &f);
+	r = tartan_ipamforeign_scan(ipam->foreign_root, ipam->dfd, &ipam->subnet, &f);
 	if (r < 0)
 		goto out;
 	/* full: sync the waiting ones first, so the fds stay bounded */
@@ -897,7 +773,7 @@ int tartan_ipam_allocate(struct tartan_ipam *ipam, const char *id, const char *i
 		if (r < 0)
 			goto out;
 	}
-	r = take_next(ipam, &s, &f, content, (size_t)len, &addr, &fd);
+	r = take_next(ipam, &s, f, content, (size_t)len, &addr, &fd);
 	if (r < 0)
 		goto out;
 	ipam->unsynced[ipam->n_unsynced++] = fd;
@@ -911,7 +787,7 @@ out:
 		ipam->cache_valid = false;
 	lock_drop(ipam);
 	scan_done(&s);
-	free(f.a);
+	tartan_ipamforeign_free(f);
 	free(content);
 	if (r == 0)
 		*ret_addr = addr;
@@ -958,7 +834,7 @@ int tartan_ipam_allocate_addr(struct tartan_ipam *ipam, const char *id, const ch
 			      uint32_t addr)
 {
 	const struct tartan_ipam_entry *e;
-	struct foreign f = { 0 };
+	struct tartan_ipamforeign *f = NULL;
 	struct scan s = { 0 };
 	char *content = NULL;
 	bool *match = NULL;
@@ -992,8 +868,8 @@ int tartan_ipam_allocate_addr(struct tartan_ipam *ipam, const char *id, const ch
 	} else if (e) {
 		r = -EADDRINUSE; /* another attachment's, or a file that does not parse */
 	} else {
-		r = foreign_scan(ipam, &f);
-		if (r >= 0 && foreign_has(&f, addr))
+		r = tartan_ipamforeign_scan(ipam->foreign_root, ipam->dfd, &ipam->subnet, &f);
+		if (r >= 0 && tartan_ipamforeign_has(f, addr))
 			r = -EADDRINUSE;
 		if (r >= 0)
 			r = take_addr(ipam, content, (size_t)len, addr);
@@ -1010,7 +886,7 @@ out:
 	lock_drop(ipam);
 	scan_done(&s);
 	free(match);
-	free(f.a);
+	tartan_ipamforeign_free(f);
 	free(content);
 	return r;
 }
