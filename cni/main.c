@@ -539,7 +539,7 @@ static int forward(struct tartan_cni_request *req)
 
 	if (netns) {
 		r = netns_open(netns, &netns_fd);
-		/* tartand's words for the same failures (daemon/pods.c) */
+		/* tartand's words for the same failures (daemon/podanswer.c) */
 		if (r == -ENOENT && command != TARTAN_CNI_DEL)
 			return fail(version, TARTAN_CNI_ERR_UNKNOWN_CONTAINER, netns,
 				    "the network namespace %s does not exist", netns);

@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,30 +13,29 @@
 #include "daemon/ipam.h"
 #include "daemon/log.h"
 #include "daemon/pending.h"
+#include "daemon/podanswer.h"
+#include "daemon/podgone.h"
+#include "daemon/podrecords.h"
 #include "daemon/podreq.h"
 #include "daemon/pods.h"
 #include "flannel/lease.h"
-#include "netcfg/file.h"
 #include "netcfg/netns.h"
 #include "netcfg/nl.h"
 
 struct tartan_pods {
-	char *ipam_dir;	    /* <data dir>/<TARTAN_PODS_NETWORK> */
-	char *cni_data_dir; /* tartan_pods_set_cni_data_dir(); NULL: none */
-	char *meta_dir; /* pods' names from CNI_ARGS: host-local's layout has no room for them */
-	struct tartan_pending *pending; /* the DELs the plugin could not hand over */
+	char *ipam_dir;			   /* <data dir>/<TARTAN_PODS_NETWORK> */
+	char *cni_data_dir;		   /* tartan_pods_set_cni_data_dir(); NULL: none */
+	struct tartan_podrecords *records; /* ours, and the pods' names */
+	struct tartan_pending *pending;	   /* the DELs the plugin could not hand over */
 	char *bridge;
 	struct tartan_nl *nl;
 	struct tartan_ipam *ipam; /* NULL until the node has a subnet */
 	struct tartan_ip4_net subnet;
 	uint32_t gateway;
 	unsigned mtu;
-	bool hairpin; /* kubenet hairpin-veth: on every host end */
-	/* attachments whose host end was missing at the last sweep (tartan_pods_sweep_gone) */
-	struct gone_mark *gone;
-	size_t n_gone;
-	unsigned gone_grace_s;
-	size_t gc_released; /* by the last GC, for its log line */
+	bool hairpin;		     /* kubenet hairpin-veth: on every host end */
+	struct tartan_podgone *gone; /* attachments whose pod network is gone (sweep_gone) */
+	size_t gc_released;	     /* by the last GC, for its log line */
 	struct tartan_pods_stats stats;
 };
 
@@ -52,11 +49,6 @@ const double tartan_pods_latency_bounds[TARTAN_PODS_N_BUCKETS] = {
 	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 };
 
-struct gone_mark {
-	char *id, *ifname;
-	double since; /* CLOCK_MONOTONIC seconds, when first seen gone */
-};
-
 /* One request, read once. Strings point into the request object. */
 struct cni_request {
 	const char *command, *id, *netns, *ifname, *args;
@@ -64,12 +56,6 @@ struct cni_request {
 	int netns_fd;	   /* came with the request (borrowed), -1: none */
 	bool netns_fd_set; /* "netnsFd": true, the plugin sent one */
 };
-
-/* Kubernetes names are at most 253 bytes (DNS subdomains); anything else in CNI_ARGS is
- * not ours to keep */
-#define POD_NAME_MAX 253
-/* a metadata file: two names, the id and the interface, with JSON around them */
-#define META_FILE_MAX (4 * 1024)
 
 static int pending_new(struct tartan_pods *p, const char *state_dir)
 {
@@ -81,34 +67,6 @@ static int pending_new(struct tartan_pods *p, const char *state_dir)
 	err = tartan_pending_new(dir, &p->pending);
 	free(dir);
 	return err;
-}
-
-static void gone_marks_free(struct gone_mark *m, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(m[i].id);
-		free(m[i].ifname);
-	}
-	free(m);
-}
-
-/* TARTAN_GONE_GRACE_S, for tests: seconds, 0..86400 */
-static unsigned gone_grace(void)
-{
-	const char *v = getenv("TARTAN_GONE_GRACE_S");
-	unsigned long n;
-	char *end;
-
-	if (!v)
-		return TARTAN_PODS_GONE_GRACE_S;
-	errno = 0;
-	n = strtoul(v, &end, 10);
-	if (errno || end == v || *end || n > 86400) {
-		tartan_log_warning("TARTAN_GONE_GRACE_S='%.16s' is not 0..86400: %u s, ignoring", v,
-				   TARTAN_PODS_GONE_GRACE_S);
-		return TARTAN_PODS_GONE_GRACE_S;
-	}
-	return (unsigned)n;
 }
 
 int tartan_pods_new(const char *state_dir, const char *bridge, struct tartan_pods **ret)
@@ -125,12 +83,11 @@ int tartan_pods_new(const char *state_dir, const char *bridge, struct tartan_pod
 		tartan_pods_free(p);
 		return -ENOMEM;
 	}
-	if (asprintf(&p->meta_dir, "%s/pods", state_dir) < 0) {
-		p->meta_dir = NULL;
-		tartan_pods_free(p);
-		return -ENOMEM;
-	}
-	err = pending_new(p, state_dir);
+	err = tartan_podrecords_new(state_dir, &p->records);
+	if (err >= 0)
+		err = tartan_podgone_new(&p->gone);
+	if (err >= 0)
+		err = pending_new(p, state_dir);
 	if (err < 0) {
 		tartan_pods_free(p);
 		return err;
@@ -140,7 +97,6 @@ int tartan_pods_new(const char *state_dir, const char *bridge, struct tartan_pod
 		tartan_pods_free(p);
 		return err;
 	}
-	p->gone_grace_s = gone_grace();
 	*ret = p;
 	return 0;
 }
@@ -153,10 +109,10 @@ void tartan_pods_free(struct tartan_pods *p)
 	tartan_ipam_free(p->ipam);
 	tartan_nl_free(p->nl);
 	tartan_pending_free(p->pending);
-	gone_marks_free(p->gone, p->n_gone);
+	tartan_podgone_free(p->gone);
+	tartan_podrecords_free(p->records);
 	free(p->ipam_dir);
 	free(p->cni_data_dir);
-	free(p->meta_dir);
 	free(p->bridge);
 	free(p);
 }
@@ -241,168 +197,6 @@ int tartan_pods_set_node(struct tartan_pods *p, const struct tartan_ip4_net *sub
 	return 0;
 }
 
-/* ---- answers ---- */
-
-static json_t *cni_error(int code, const char *details, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static json_t *cni_error(int code, const char *details, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return json_pack("{s:{s:i,s:s,s:s}}", "error", "code", code, "msg", msg, "details",
-			 details ? details : "");
-}
-
-static json_t *cni_ok(json_t *result)
-{
-	return result ? json_pack("{s:o}", "result", result) : NULL;
-}
-
-/* "veth" and 8 hex digits of FNV-1a over "id/ifname": the same name for the same
- * attachment, so DEL and GC find it with nothing but the id and the interface */
-static void host_ifname(const char *id, const char *ifname, char ret[IF_NAMESIZE])
-{
-	uint32_t h = 2166136261u;
-	const char *s;
-
-	for (s = id; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	h = (h ^ '/') * 16777619u;
-	for (s = ifname; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	snprintf(ret, IF_NAMESIZE, "veth%08x", h);
-}
-
-/* ---- pod records: ours, and the pods' names ---- */
-
-/* The value of KEY in CNI_ARGS ("K=V;K=V"), when it is a plausible Kubernetes name. */
-static char *cni_arg(const char *args, const char *key)
-{
-	size_t klen = strlen(key);
-	const char *p = args;
-
-	while (p && *p) {
-		const char *end = strchr(p, ';');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-
-		if (len > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
-			const char *v = p + klen + 1;
-			size_t vlen = len - klen - 1;
-
-			if (vlen == 0 || vlen > POD_NAME_MAX)
-				return NULL;
-			for (size_t i = 0; i < vlen; i++)
-				if ((uint8_t)v[i] <= ' ' || (uint8_t)v[i] >= 0x7f)
-					return NULL;
-			return strndup(v, vlen);
-		}
-		p = end ? end + 1 : NULL;
-	}
-	return NULL;
-}
-
-static int meta_path(const struct tartan_pods *p, const char *id, const char *ifname, char **ret)
-{
-	uint64_t h = 14695981039346656037ull;
-	const char *c;
-
-	/* named by a 64-bit FNV-1a of "id/ifname": ids are long and may hold any printable
-	 * byte; the file says whose it is, and is read back only when that matches */
-	for (c = id; *c; c++)
-		h = (h ^ (uint8_t)*c) * 1099511628211ull;
-	h = (h ^ '/') * 1099511628211ull;
-	for (c = ifname; *c; c++)
-		h = (h ^ (uint8_t)*c) * 1099511628211ull;
-	return asprintf(ret, "%s/%016llx.json", p->meta_dir, (unsigned long long)h) < 0 ? -ENOMEM :
-											  0;
-}
-
-/*
- * A record per attachment made through tartan: it marks the address as ours for GC (the
- * store is shared with the rkt conf's host-local, whose pods a tartan GC must not touch)
- * and keeps the pod's names for tartanctl. Best effort, and not fsync'ed: without it after
- * a power cut the attachment works on and DEL still frees it; only a GC would leave it be.
- */
-static void meta_write(struct tartan_pods *p, const struct cni_request *r)
-{
-	char *ns = r->args ? cni_arg(r->args, "K8S_POD_NAMESPACE") : NULL;
-	char *name = r->args ? cni_arg(r->args, "K8S_POD_NAME") : NULL;
-	char *path = NULL, *text = NULL;
-	json_t *o = NULL;
-	int err = -ENOMEM;
-
-	o = json_pack("{s:s,s:s,s:s?,s:s?}", "containerID", r->id, "ifName", r->ifname, "namespace",
-		      ns, "name", name);
-	if (o)
-		text = json_dumps(o, JSON_COMPACT);
-	if (text && meta_path(p, r->id, r->ifname, &path) >= 0)
-		err = tartan_file_write_hint(path, text, strlen(text), 0644);
-	if (err < 0)
-		tartan_log_errno(TARTAN_LOG_WARNING, -err, "pod record of %s: %m", r->id);
-	json_decref(o);
-	free(text);
-	free(path);
-	free(ns);
-	free(name);
-}
-
-static void meta_remove(struct tartan_pods *p, const char *id, const char *ifname)
-{
-	char *path = NULL;
-
-	if (meta_path(p, id, ifname, &path) >= 0 && unlink(path) < 0 && errno != ENOENT)
-		tartan_log_errno(TARTAN_LOG_WARNING, errno, "removing %s: %m", path);
-	free(path);
-}
-
-/* {"namespace","name"} of the attachment, or NULL */
-/* The pod record in the file at path: a JSON object with string containerID and ifName
- * (*ret_id and *ret_ifname, owned by it), or NULL when it is not one. */
-static json_t *record_load(const char *path, const char **ret_id, const char **ret_ifname)
-{
-	char *buf = NULL;
-	json_t *o = NULL;
-	size_t len;
-
-	if (tartan_file_read(path, META_FILE_MAX, &buf, &len) >= 0)
-		o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
-	free(buf);
-	*ret_id = json_string_value(json_object_get(o, "containerID"));
-	*ret_ifname = json_string_value(json_object_get(o, "ifName"));
-	if (!json_is_object(o) || !*ret_id || !*ret_ifname) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
-
-static json_t *meta_read(struct tartan_pods *p, const char *id, const char *ifname)
-{
-	const char *rid, *rifname;
-	char *path = NULL;
-	json_t *o = NULL;
-
-	if (meta_path(p, id, ifname, &path) >= 0)
-		o = record_load(path, &rid, &rifname);
-	free(path);
-	if (o && (strcmp(rid, id) != 0 || strcmp(rifname, ifname) != 0)) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
-
-static json_t *netlink_error(struct tartan_nl *nl, int err, const char *what)
-{
-	return cni_error(TARTAN_PODS_ERR_NETLINK, tartan_nl_last_error(nl), "%s: %s", what,
-			 strerror(-err));
-}
-
 /* The pod's namespace as an fd of the caller's: the one the plugin opened in the runtime's
  * mount namespace (duplicated), or, from a client that sends none (an older plugin, socat),
  * the path opened here. */
@@ -422,37 +216,6 @@ static int pod_netns_open(const struct cni_request *r, int *ret_fd)
 		return -errno;
 	*ret_fd = fd;
 	return 0;
-}
-
-static json_t *netns_error(const char *path, int err)
-{
-	if (err == -EBADF)
-		return cni_error(TARTAN_CNI_ERR_INVALID_ENV, path,
-				 "the request says the network namespace %s comes as a file "
-				 "descriptor, but none came with it",
-				 path);
-	if (err == -ENOENT)
-		return cni_error(TARTAN_CNI_ERR_UNKNOWN_CONTAINER, path,
-				 "the network namespace %s does not exist", path);
-	if (err == -EINVAL)
-		return cni_error(TARTAN_CNI_ERR_INVALID_ENV, path,
-				 "CNI_NETNS %s is not a network namespace", path);
-	return cni_error(TARTAN_CNI_ERR_IO, path, "cannot open the network namespace %s: %s", path,
-			 strerror(-err));
-}
-
-static json_t *ipam_error(int err, const struct tartan_pods *p)
-{
-	char net[TARTAN_IP4_NET_STRLEN];
-
-	if (err == -ENOSPC)
-		return cni_error(TARTAN_PODS_ERR_NO_ADDRESS, p->ipam_dir,
-				 "no free address left in %s",
-				 tartan_ip4_net_format(&p->subnet, net));
-	if (err == -EAGAIN)
-		return cni_error(TARTAN_CNI_ERR_TRY_AGAIN_LATER, p->ipam_dir,
-				 "the IPAM store is locked by another process");
-	return cni_error(TARTAN_CNI_ERR_IO, p->ipam_dir, "IPAM store: %s", strerror(-err));
 }
 
 /* The pod's side, from a socket inside its namespace: address, up, default route. */
@@ -490,37 +253,6 @@ static void undo_link(struct tartan_pods *p, const char *host)
 				 tartan_nl_last_error(p->nl));
 }
 
-/* ADD's static address held by someone else: who, as far as the store can tell */
-static json_t *in_use_error(struct tartan_pods *p, uint32_t addr)
-{
-	struct tartan_ipam_entry *e = NULL;
-	char ip[TARTAN_IP4_ADDR_STRLEN];
-	json_t *answer = NULL;
-	size_t n = 0, i;
-
-	tartan_ip4_addr_format(addr, ip);
-	if (tartan_ipam_list(p->ipam, &e, &n) < 0)
-		n = 0;
-	for (i = 0; i < n && e[i].addr != addr; i++)
-		;
-	if (i < n && e[i].id)
-		answer = cni_error(TARTAN_PODS_ERR_ADDRESS_IN_USE, ip,
-				   "the requested address %s is held by container %s (%s)", ip,
-				   e[i].id, e[i].ifname ? e[i].ifname : "-");
-	else if (i < n)
-		answer =
-			cni_error(TARTAN_PODS_ERR_ADDRESS_IN_USE, ip,
-				  "the requested address %s is taken: its file in %s is unreadable",
-				  ip, p->ipam_dir);
-	else
-		answer = cni_error(TARTAN_PODS_ERR_ADDRESS_IN_USE, ip,
-				   "the requested address %s is held in another host-local store "
-				   "under %s",
-				   ip, p->cni_data_dir ? p->cni_data_dir : "-");
-	tartan_ipam_entries_free(e, n);
-	return answer;
-}
-
 /* The pod's address: the one it asked for (daemon/podreq.h), or the next free one. On
  * failure *ret_answer is the error to answer (NULL: no memory). */
 static int pod_address(struct tartan_pods *p, const struct cni_request *r,
@@ -532,27 +264,29 @@ static int pod_address(struct tartan_pods *p, const struct cni_request *r,
 	if (!req->has_addr) {
 		err = tartan_ipam_allocate(p->ipam, r->id, r->ifname, ret_addr);
 		if (err < 0)
-			*ret_answer = ipam_error(err, p);
+			*ret_answer = tartan_podanswer_ipam_error(err, p->ipam_dir, &p->subnet);
 		return err;
 	}
 	tartan_ip4_addr_format(req->addr, ip);
 	tartan_ip4_net_format(&p->subnet, net);
 	if (req->addr_len && req->addr_len != p->subnet.len) {
-		*ret_answer = cni_error(req->addr_code, ip,
-					"the requested address %s/%u: the node's subnet is %s", ip,
-					req->addr_len, net);
+		*ret_answer = tartan_podanswer_error(
+			req->addr_code, ip, "the requested address %s/%u: the node's subnet is %s",
+			ip, req->addr_len, net);
 		return -EDOM;
 	}
 	err = tartan_ipam_allocate_addr(p->ipam, r->id, r->ifname, req->addr);
 	if (err == -EDOM)
-		*ret_answer = cni_error(req->addr_code, ip,
-					"the requested address %s is not one this node hands out: "
-					"%s less its network, broadcast and gateway addresses",
-					ip, net);
+		*ret_answer = tartan_podanswer_error(
+			req->addr_code, ip,
+			"the requested address %s is not one this node hands out: "
+			"%s less its network, broadcast and gateway addresses",
+			ip, net);
 	else if (err == -EADDRINUSE)
-		*ret_answer = in_use_error(p, req->addr);
+		*ret_answer = tartan_podanswer_in_use_error(p->ipam, req->addr, p->ipam_dir,
+							    p->cni_data_dir);
 	else if (err < 0)
-		*ret_answer = ipam_error(err, p);
+		*ret_answer = tartan_podanswer_ipam_error(err, p->ipam_dir, &p->subnet);
 	else
 		*ret_addr = req->addr;
 	return err;
@@ -572,34 +306,35 @@ static json_t *pod_add(struct tartan_pods *p, const struct cni_request *r)
 	uint32_t addr;
 
 	if (!p->ipam)
-		return cni_error(
+		return tartan_podanswer_error(
 			TARTAN_CNI_ERR_TRY_AGAIN_LATER, NULL,
 			"this node holds no subnet yet (tartand is waiting for its lease)");
 	if (!r->netns)
-		return cni_error(TARTAN_CNI_ERR_INVALID_ENV, NULL, "ADD needs CNI_NETNS");
+		return tartan_podanswer_error(TARTAN_CNI_ERR_INVALID_ENV, NULL,
+					      "ADD needs CNI_NETNS");
 	if (tartan_podreq_parse(r->args, r->config, &req, &req_error) < 0)
-		return cni_error(req_error.code, NULL, "%s", req_error.msg);
+		return tartan_podanswer_error(req_error.code, NULL, "%s", req_error.msg);
 	err = pod_netns_open(r, &fd);
 	if (err < 0)
-		return netns_error(r->netns, err);
+		return tartan_podanswer_netns_error(r->netns, err);
 	err = tartan_nl_link_index(p->nl, p->bridge, &bridge_index);
 	if (err < 0) {
 		close(fd);
-		return cni_error(TARTAN_CNI_ERR_TRY_AGAIN_LATER, p->bridge,
-				 "the bridge %s is not there yet", p->bridge);
+		return tartan_podanswer_error(TARTAN_CNI_ERR_TRY_AGAIN_LATER, p->bridge,
+					      "the bridge %s is not there yet", p->bridge);
 	}
 	/* the record first: an address tartan gives always has one, even when the daemon dies
 	 * right after the allocation, so a GC after the restart can release it */
-	meta_write(p, r);
+	tartan_podrecords_write(p->records, r->id, r->ifname, r->args);
 	err = pod_address(p, r, &req, &addr, &answer);
 	if (err < 0) {
 		close(fd);
 		/* an ADD repeated with another static address keeps what it held until its DEL */
 		if (tartan_ipam_find(p->ipam, r->id, r->ifname, &addr) == -ENOENT)
-			meta_remove(p, r->id, r->ifname);
+			tartan_podrecords_remove(p->records, r->id, r->ifname);
 		return answer;
 	}
-	host_ifname(r->id, r->ifname, host);
+	tartan_podrecords_host_ifname(r->id, r->ifname, host);
 	/* Both ends made with their MTU and MACs, the host end up on the bridge, in one request.
 	 * MACs chosen here, as random as the kernel's: the answer needs no lookups, and udev's
 	 * MACAddressPolicy=persistent leaves a set address alone where it would rewrite a
@@ -629,20 +364,20 @@ static json_t *pod_add(struct tartan_pods *p, const struct cni_request *r)
 			err = tartan_nl_veth_create(p->nl, &veth);
 	}
 	if (err < 0) {
-		answer = netlink_error(p->nl, err, "creating the veth pair");
+		answer = tartan_podanswer_netlink_error(p->nl, err, "creating the veth pair");
 		goto undo_address;
 	}
 	tartan_log_debug("pod ADD %.12s: veth %s on %s, its peer %s in %s, MTU %u", r->id, host,
 			 p->bridge, r->ifname, r->netns, p->mtu);
 	err = tartan_nl_new_in_netns(fd, &pod);
 	if (err < 0) {
-		answer = cni_error(TARTAN_CNI_ERR_IO, r->netns, "entering %s: %s", r->netns,
-				   strerror(-err));
+		answer = tartan_podanswer_error(TARTAN_CNI_ERR_IO, r->netns, "entering %s: %s",
+						r->netns, strerror(-err));
 		goto undo_link;
 	}
 	err = pod_side_setup(p, pod, r->ifname, addr, &pod_index);
 	if (err < 0) {
-		answer = netlink_error(pod, err, "setting up the pod's interface");
+		answer = tartan_podanswer_netlink_error(pod, err, "setting up the pod's interface");
 		goto undo_link;
 	}
 	tartan_log_debug("pod ADD %.12s: %s/%u on %s, up, default route via %s", r->id,
@@ -653,13 +388,14 @@ static json_t *pod_add(struct tartan_pods *p, const struct cni_request *r)
 		if (err >= 0)
 			err = tartan_nl_port_set_hairpin(p->nl, host_index, true);
 		if (err < 0) {
-			answer = netlink_error(p->nl, err, "setting the bridge port's hairpin mode");
+			answer = tartan_podanswer_netlink_error(
+				p->nl, err, "setting the bridge port's hairpin mode");
 			goto undo_link;
 		}
 	}
 	snprintf(cidr, sizeof(cidr), "%s/%u", tartan_ip4_addr_format(addr, ip), p->subnet.len);
 	tartan_ip4_addr_format(p->gateway, gw);
-	answer = cni_ok(json_pack(
+	answer = tartan_podanswer_ok(json_pack(
 		"{s:[{s:s,s:s},{s:s,s:s,s:s}],s:[{s:s,s:s,s:i}],s:[{s:s,s:s}],s:{}}", "interfaces",
 		"name", host, "mac", tartan_flannel_mac_format(host_mac, hmac), "name", r->ifname,
 		"mac", tartan_flannel_mac_format(pod_mac, pmac), "sandbox", r->netns, "ips",
@@ -680,7 +416,7 @@ undo_address:
 			"failed ADD of %s (%s): its address stays held until DEL or GC: %m", r->id,
 			r->ifname);
 	else
-		meta_remove(p, r->id, r->ifname);
+		tartan_podrecords_remove(p->records, r->id, r->ifname);
 	close(fd);
 	return answer;
 }
@@ -694,20 +430,20 @@ static json_t *pod_del(struct tartan_pods *p, const struct cni_request *r)
 	/* before the daemon has its subnet (starting, etcd away) the store is not open: the
 	 * address could not be released, and a DEL answered as done is never repeated */
 	if (!p->ipam)
-		return cni_error(TARTAN_CNI_ERR_TRY_AGAIN_LATER, NULL,
-				 "tartand is starting (no subnet yet); try again");
+		return tartan_podanswer_error(TARTAN_CNI_ERR_TRY_AGAIN_LATER, NULL,
+					      "tartand is starting (no subnet yet); try again");
 	/* the host end first: it takes the pod end with it, wherever that is */
-	host_ifname(r->id, r->ifname, host);
+	tartan_podrecords_host_ifname(r->id, r->ifname, host);
 	err = tartan_nl_link_delete(p->nl, host);
 	if (err < 0)
-		return netlink_error(p->nl, err, "deleting the veth pair");
+		return tartan_podanswer_netlink_error(p->nl, err, "deleting the veth pair");
 	tartan_log_debug("pod DEL %.12s: veth %s deleted (or gone already)", r->id, host);
 	err = tartan_ipam_release(p->ipam, r->id, r->ifname, &n);
 	if (err < 0)
-		return ipam_error(err, p);
+		return tartan_podanswer_ipam_error(err, p->ipam_dir, &p->subnet);
 	tartan_log_debug("pod DEL %.12s: %zu address(es) released", r->id, n);
-	meta_remove(p, r->id, r->ifname);
-	return cni_ok(json_object());
+	tartan_podrecords_remove(p->records, r->id, r->ifname);
+	return tartan_podanswer_ok(json_object());
 }
 
 /* The default route ADD made in the pod (pod_side_setup()), as the bridge plugin's CHECK
@@ -723,16 +459,16 @@ static json_t *check_default_route(struct tartan_pods *p, struct tartan_nl *pod,
 
 	err = tartan_nl_route_dump(pod, RTPROT_BOOT, &routes, &n);
 	if (err < 0)
-		return netlink_error(pod, err, "listing the pod's routes");
+		return tartan_podanswer_netlink_error(pod, err, "listing the pod's routes");
 	for (size_t i = 0; i < n; i++)
 		found |= routes[i].dst.len == 0 && routes[i].gateway == p->gateway &&
 			 routes[i].ifindex == index;
 	free(routes);
 	if (!found)
-		return cni_error(TARTAN_CNI_ERR_UNKNOWN_CONTAINER, ifname,
-				 "the pod has no default route via %s on %s",
-				 tartan_ip4_addr_format(p->gateway, gw), ifname);
-	return cni_ok(json_object());
+		return tartan_podanswer_error(TARTAN_CNI_ERR_UNKNOWN_CONTAINER, ifname,
+					      "the pod has no default route via %s on %s",
+					      tartan_ip4_addr_format(p->gateway, gw), ifname);
+	return tartan_podanswer_ok(json_object());
 }
 
 static json_t *pod_check(struct tartan_pods *p, const struct cni_request *r)
@@ -747,23 +483,26 @@ static json_t *pod_check(struct tartan_pods *p, const struct cni_request *r)
 	size_t n = 0;
 
 	if (!p->ipam)
-		return cni_error(TARTAN_CNI_ERR_TRY_AGAIN_LATER, NULL,
-				 "this node holds no subnet yet");
+		return tartan_podanswer_error(TARTAN_CNI_ERR_TRY_AGAIN_LATER, NULL,
+					      "this node holds no subnet yet");
 	err = tartan_ipam_find(p->ipam, r->id, r->ifname, &addr);
 	if (err < 0)
-		return cni_error(TARTAN_CNI_ERR_UNKNOWN_CONTAINER, r->id,
-				 "container %s (%s) holds no address", r->id, r->ifname);
-	host_ifname(r->id, r->ifname, host);
+		return tartan_podanswer_error(TARTAN_CNI_ERR_UNKNOWN_CONTAINER, r->id,
+					      "container %s (%s) holds no address", r->id,
+					      r->ifname);
+	tartan_podrecords_host_ifname(r->id, r->ifname, host);
 	if (tartan_nl_link_index(p->nl, host, &index) < 0 ||
 	    tartan_nl_link_master(p->nl, index, &master) < 0 ||
 	    tartan_nl_link_index(p->nl, p->bridge, &bridge_index) < 0 || master != bridge_index)
-		return cni_error(TARTAN_CNI_ERR_UNKNOWN_CONTAINER, host,
-				 "the host end %s is missing or not on %s", host, p->bridge);
+		return tartan_podanswer_error(TARTAN_CNI_ERR_UNKNOWN_CONTAINER, host,
+					      "the host end %s is missing or not on %s", host,
+					      p->bridge);
 	if (!r->netns)
-		return cni_error(TARTAN_CNI_ERR_INVALID_ENV, NULL, "CHECK needs CNI_NETNS");
+		return tartan_podanswer_error(TARTAN_CNI_ERR_INVALID_ENV, NULL,
+					      "CHECK needs CNI_NETNS");
 	err = pod_netns_open(r, &fd);
 	if (err < 0)
-		return netns_error(r->netns, err);
+		return tartan_podanswer_netns_error(r->netns, err);
 	err = tartan_nl_new_in_netns(fd, &pod);
 	if (err >= 0)
 		err = tartan_nl_link_index(pod, r->ifname, &index);
@@ -772,12 +511,14 @@ static json_t *pod_check(struct tartan_pods *p, const struct cni_request *r)
 	for (size_t i = 0; i < n; i++)
 		found |= addrs[i].addr == addr && addrs[i].len == p->subnet.len;
 	if (err < 0)
-		answer = cni_error(TARTAN_CNI_ERR_UNKNOWN_CONTAINER, r->netns,
-				   "the pod's interface %s is missing in %s", r->ifname, r->netns);
+		answer = tartan_podanswer_error(TARTAN_CNI_ERR_UNKNOWN_CONTAINER, r->netns,
+						"the pod's interface %s is missing in %s",
+						r->ifname, r->netns);
 	else if (!found)
-		answer = cni_error(TARTAN_CNI_ERR_UNKNOWN_CONTAINER, r->ifname,
-				   "the pod's interface %s does not hold %s/%u", r->ifname,
-				   tartan_ip4_addr_format(addr, ip), p->subnet.len);
+		answer = tartan_podanswer_error(TARTAN_CNI_ERR_UNKNOWN_CONTAINER, r->ifname,
+						"the pod's interface %s does not hold %s/%u",
+						r->ifname, tartan_ip4_addr_format(addr, ip),
+						p->subnet.len);
 	else
 		answer = check_default_route(p, pod, r->ifname, index);
 	free(addrs);
@@ -812,7 +553,8 @@ static int keep_foreign(struct tartan_pods *p, struct tartan_ipam_attachment **v
 
 		if (!e[i].id)
 			continue; /* BAD: GC leaves those alone anyway */
-		meta = e[i].ifname ? meta_read(p, e[i].id, e[i].ifname) : NULL;
+		meta = e[i].ifname ? tartan_podrecords_read(p->records, e[i].id, e[i].ifname) :
+				     NULL;
 		if (meta) {
 			json_decref(meta);
 			continue;
@@ -832,202 +574,49 @@ static int keep_foreign(struct tartan_pods *p, struct tartan_ipam_attachment **v
 	return 0;
 }
 
-/* The pod record at path, if it is one: its attachment, malloc'd. Only a record under its own
- * name (meta_path() of what it says) counts; anything else in the folder is left alone. */
-static int record_attachment(struct tartan_pods *p, const char *path, char **ret_id,
-			     char **ret_ifname)
-{
-	const char *id, *ifname;
-	json_t *o = record_load(path, &id, &ifname);
-	char *own = NULL;
-	int err;
-
-	err = o ? meta_path(p, id, ifname, &own) : -EINVAL;
-	if (err >= 0 && strcmp(own, path) != 0)
-		err = -EINVAL;
-	if (err >= 0) {
-		*ret_id = strdup(id);
-		*ret_ifname = strdup(ifname);
-		if (!*ret_id || !*ret_ifname) {
-			free(*ret_id);
-			free(*ret_ifname);
-			err = -ENOMEM;
-		}
-	}
-	json_decref(o);
-	free(own);
-	return err;
-}
-
 /*
  * After a GC: the pod records of attachments that hold no address and are not valid for the
  * runtime (an ADD cut short by a crash between its record and its address) go, with a host
  * veth of that name if one is left. Best effort: a record that cannot be read stays.
  */
+struct sweep_records {
+	struct tartan_pods *p;
+	const struct tartan_ipam_attachment *valid;
+	size_t n_valid;
+};
+
+static int sweep_record(const char *id, const char *ifname, void *userdata)
+{
+	struct sweep_records *sw = userdata;
+	char host[IF_NAMESIZE];
+	uint32_t addr;
+
+	if (!tartan_ipam_attachment_listed(sw->valid, sw->n_valid, id, ifname) &&
+	    tartan_ipam_find(sw->p->ipam, id, ifname, &addr) == -ENOENT) {
+		tartan_podrecords_host_ifname(id, ifname, host);
+		undo_link(sw->p, host);
+		tartan_podrecords_remove(sw->p->records, id, ifname);
+		tartan_log_info("GC: removed the pod record of %s (%s): no address, not a "
+				"valid attachment",
+				id, ifname);
+	}
+	return 0;
+}
+
 static void sweep_records(struct tartan_pods *p, const struct tartan_ipam_attachment *valid,
 			  size_t n_valid)
 {
-	DIR *d = opendir(p->meta_dir);
-	struct dirent *de;
+	struct sweep_records sw = { .p = p, .valid = valid, .n_valid = n_valid };
 
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		char *path = NULL, *id = NULL, *ifname = NULL, host[IF_NAMESIZE];
-		uint32_t addr;
-
-		if (de->d_name[0] == '.' || !strstr(de->d_name, ".json"))
-			continue;
-		if (asprintf(&path, "%s/%s", p->meta_dir, de->d_name) < 0)
-			break;
-		if (record_attachment(p, path, &id, &ifname) >= 0 &&
-		    !tartan_ipam_attachment_listed(valid, n_valid, id, ifname) &&
-		    tartan_ipam_find(p->ipam, id, ifname, &addr) == -ENOENT) {
-			host_ifname(id, ifname, host);
-			undo_link(p, host);
-			meta_remove(p, id, ifname);
-			tartan_log_info("GC: removed the pod record of %s (%s): no address, not a "
-					"valid attachment",
-					id, ifname);
-		}
-		free(id);
-		free(ifname);
-		free(path);
-	}
-	closedir(d);
-}
-
-/* ---- attachments whose pod network is gone (see pods.h) ---- */
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static bool link_listed(const struct tartan_nl_link *links, size_t n, const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(links[i].name, name) == 0)
-			return true;
-	return false;
-}
-
-static const struct gone_mark *gone_find(const struct tartan_pods *p, const char *id,
-					 const char *ifname)
-{
-	for (size_t i = 0; i < p->n_gone; i++)
-		if (strcmp(p->gone[i].id, id) == 0 && strcmp(p->gone[i].ifname, ifname) == 0)
-			return &p->gone[i];
-	return NULL;
-}
-
-/* Releases a gone attachment's address and record; false when the store refused. */
-static bool gone_release(struct tartan_pods *p, const char *id, const char *ifname,
-			 const char *host, double for_s)
-{
-	char ip[TARTAN_IP4_ADDR_STRLEN] = "-";
-	uint32_t addr;
-	int err;
-
-	if (tartan_ipam_find(p->ipam, id, ifname, &addr) >= 0)
-		tartan_ip4_addr_format(addr, ip);
-	err = tartan_ipam_release(p->ipam, id, ifname, NULL);
-	if (err < 0) {
-		tartan_log_errno(TARTAN_LOG_WARNING, -err,
-				 "container %s (%s): its pod network is gone, but its address "
-				 "cannot be released now: %m; retrying at the next resync",
-				 id, ifname);
-		return false;
-	}
-	meta_remove(p, id, ifname);
-	tartan_log_warning("released %s of container %s (%s): its pod network is gone without "
-			   "a DEL (host end %s missing for %.0f s)",
-			   ip, id, ifname, host, for_s);
-	return true;
-}
-
-/* One pod record in the sweep: gone (marked into *marks) or released, or attached. */
-static int sweep_one(struct tartan_pods *p, const char *path, const struct tartan_nl_link *links,
-		     size_t n_links, double now, struct gone_mark **marks, size_t *n_marks)
-{
-	char *id = NULL, *ifname = NULL, host[IF_NAMESIZE];
-	const struct gone_mark *old;
-	struct gone_mark *m;
-
-	if (record_attachment(p, path, &id, &ifname) < 0)
-		return 0; /* not a record of ours: left alone */
-	host_ifname(id, ifname, host);
-	old = gone_find(p, id, ifname);
-	if (link_listed(links, n_links, host) ||
-	    (old && now - old->since >= p->gone_grace_s &&
-	     gone_release(p, id, ifname, host, now - old->since))) {
-		free(id);
-		free(ifname);
-		return 0;
-	}
-	m = realloc(*marks, (*n_marks + 1) * sizeof(*m));
-	if (!m) {
-		free(id);
-		free(ifname);
-		return -ENOMEM;
-	}
-	*marks = m;
-	m[*n_marks] =
-		(struct gone_mark){ .id = id, .ifname = ifname, .since = old ? old->since : now };
-	if (!old)
-		tartan_log_info("container %s (%s): host end %s is missing: its pod network is "
-				"gone; its address goes in %u s unless it comes back",
-				id, ifname, host, p->gone_grace_s);
-	(*n_marks)++;
-	return 0;
+	/* a record that cannot be read stays */
+	(void)tartan_podrecords_foreach(p->records, sweep_record, &sw);
 }
 
 void tartan_pods_sweep_gone(struct tartan_pods *p)
 {
-	struct tartan_nl_link *links = NULL;
-	struct gone_mark *marks = NULL;
-	size_t n_links = 0, n_marks = 0;
-	struct dirent *de;
-	double now = now_s();
-	DIR *d;
-	int err;
-
 	if (!p || !p->ipam)
 		return;
-	/* requests are served on this loop too: no ADD is half done while this runs */
-	err = tartan_nl_link_list(p->nl, &links, &n_links);
-	if (err < 0) {
-		tartan_log_errno(TARTAN_LOG_WARNING, -err, "listing links for gone pods: %m");
-		return;
-	}
-	d = opendir(p->meta_dir);
-	while (d && (de = readdir(d))) {
-		char *path = NULL;
-
-		if (de->d_name[0] == '.' || !strstr(de->d_name, ".json"))
-			continue;
-		if (asprintf(&path, "%s/%s", p->meta_dir, de->d_name) < 0)
-			err = -ENOMEM;
-		else
-			err = sweep_one(p, path, links, n_links, now, &marks, &n_marks);
-		free(path);
-		if (err < 0)
-			break;
-	}
-	if (d)
-		closedir(d);
-	free(links);
-	if (err < 0) {
-		/* the marks so far are kept: a grace never starts again for want of memory */
-		gone_marks_free(marks, n_marks);
-		return;
-	}
-	gone_marks_free(p->gone, p->n_gone);
-	p->gone = marks;
-	p->n_gone = n_marks;
+	tartan_podgone_sweep(p->gone, p->nl, p->ipam, p->records);
 }
 
 /* CNI GC: config["cni.dev/valid-attachments"] = [{"containerID":..,"ifname":..}...] */
@@ -1040,11 +629,11 @@ static json_t *pod_gc(struct tartan_pods *p, const struct cni_request *r)
 	int err;
 
 	if (!p->ipam)
-		return cni_error(TARTAN_CNI_ERR_TRY_AGAIN_LATER, NULL,
-				 "tartand is starting (no subnet yet); try again");
+		return tartan_podanswer_error(TARTAN_CNI_ERR_TRY_AGAIN_LATER, NULL,
+					      "tartand is starting (no subnet yet); try again");
 	if (list && !json_is_array(list))
-		return cni_error(TARTAN_CNI_ERR_INVALID_CONFIG, NULL,
-				 "cni.dev/valid-attachments is not a list");
+		return tartan_podanswer_error(TARTAN_CNI_ERR_INVALID_CONFIG, NULL,
+					      "cni.dev/valid-attachments is not a list");
 	if (json_array_size(list)) {
 		valid = calloc(json_array_size(list), sizeof(*valid));
 		if (!valid)
@@ -1056,10 +645,11 @@ static json_t *pod_gc(struct tartan_pods *p, const struct cni_request *r)
 
 		if (!id || !ifname) {
 			free(valid);
-			return cni_error(TARTAN_CNI_ERR_INVALID_CONFIG, NULL,
-					 "cni.dev/valid-attachments[%zu] lacks containerID or "
-					 "ifname",
-					 i);
+			return tartan_podanswer_error(
+				TARTAN_CNI_ERR_INVALID_CONFIG, NULL,
+				"cni.dev/valid-attachments[%zu] lacks containerID or "
+				"ifname",
+				i);
 		}
 		valid[n++] = (struct tartan_ipam_attachment){ .id = id, .ifname = ifname };
 	}
@@ -1073,23 +663,23 @@ static json_t *pod_gc(struct tartan_pods *p, const struct cni_request *r)
 	}
 	if (err < 0) {
 		free(valid);
-		return ipam_error(err, p);
+		return tartan_podanswer_ipam_error(err, p->ipam_dir, &p->subnet);
 	}
 	for (i = 0; i < n_gone; i++) {
 		char host[IF_NAMESIZE];
 
 		if (!gone[i].id || !gone[i].ifname)
 			continue;
-		host_ifname(gone[i].id, gone[i].ifname, host);
+		tartan_podrecords_host_ifname(gone[i].id, gone[i].ifname, host);
 		undo_link(p, host);
-		meta_remove(p, gone[i].id, gone[i].ifname);
+		tartan_podrecords_remove(p->records, gone[i].id, gone[i].ifname);
 	}
 	log_released(gone, n_gone, "not a valid attachment (CNI GC)");
 	p->gc_released = n_gone;
 	tartan_ipam_entries_free(gone, n_gone);
 	sweep_records(p, valid, n_runtime);
 	free(valid);
-	return cni_ok(json_object());
+	return tartan_podanswer_ok(json_object());
 }
 
 static json_t *pod_status(struct tartan_pods *p)
@@ -1097,12 +687,12 @@ static json_t *pod_status(struct tartan_pods *p)
 	int index;
 
 	if (!p->ipam)
-		return cni_error(TARTAN_CNI_ERR_NOT_AVAILABLE, NULL,
-				 "this node holds no subnet yet");
+		return tartan_podanswer_error(TARTAN_CNI_ERR_NOT_AVAILABLE, NULL,
+					      "this node holds no subnet yet");
 	if (tartan_nl_link_index(p->nl, p->bridge, &index) < 0)
-		return cni_error(TARTAN_CNI_ERR_NOT_AVAILABLE, p->bridge,
-				 "the bridge %s is not there yet", p->bridge);
-	return cni_ok(json_object());
+		return tartan_podanswer_error(TARTAN_CNI_ERR_NOT_AVAILABLE, p->bridge,
+					      "the bridge %s is not there yet", p->bridge);
+	return tartan_podanswer_ok(json_object());
 }
 
 /* one pending DEL (daemon/pending.h), through pod_del() as a DEL from the plugin */
@@ -1181,71 +771,6 @@ static void count_request(struct tartan_pods *p, const char *command, bool error
 	st->latency_count[c]++;
 }
 
-/* the pod's "namespace/name" (or "name") from CNI_ARGS, else "-" */
-static void pod_label(const char *args, char *buf, size_t size)
-{
-	char *ns = args ? cni_arg(args, "K8S_POD_NAMESPACE") : NULL;
-	char *name = args ? cni_arg(args, "K8S_POD_NAME") : NULL;
-
-	if (name)
-		snprintf(buf, size, "%s%s%s", ns ? ns : "", ns ? "/" : "", name);
-	else
-		snprintf(buf, size, "-");
-	free(ns);
-	free(name);
-}
-
-/*
- * One line per request: "pod ADD <12 of the id> <ns/name> <ifname> <address> ok <ms> ms",
- * at warning with "failed (code N): msg" instead of "ok". addr: the attachment's address
- * before the request (DEL, CHECK), 0 when unknown; ADD's comes from its result.
- */
-static void log_request(struct tartan_pods *p, const struct cni_request *r, json_t *answer,
-			uint32_t addr, const struct timespec *t0)
-{
-	json_t *error = json_object_get(answer, "error");
-	const char *cidr = json_string_value(json_object_get(
-		json_array_get(json_object_get(json_object_get(answer, "result"), "ips"), 0),
-		"address"));
-	char what[TARTAN_IP4_ADDR_STRLEN + 2 * POD_NAME_MAX + 96], ip[TARTAN_IP4_ADDR_STRLEN];
-	char label[2 * POD_NAME_MAX + 2], outcome[64];
-	const char *msg, *details;
-	struct timespec t1;
-	double ms;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ms = (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-	if (cidr)
-		snprintf(ip, sizeof(ip), "%.*s", (int)strcspn(cidr, "/"), cidr);
-	else if (addr)
-		tartan_ip4_addr_format(addr, ip);
-	else
-		snprintf(ip, sizeof(ip), "-");
-	if (!r->command || strcmp(r->command, "GC") == 0 || strcmp(r->command, "STATUS") == 0) {
-		snprintf(what, sizeof(what), "%.16s", r->command ? r->command : "-");
-		if (r->command && strcmp(r->command, "GC") == 0 && !error)
-			snprintf(what + strlen(what), sizeof(what) - strlen(what), " released %zu",
-				 p->gc_released);
-	} else {
-		bool valid =
-			r->id && r->ifname && tartan_ipam_attachment_is_valid(r->id, r->ifname);
-
-		pod_label(r->args, label, sizeof(label));
-		snprintf(what, sizeof(what), "%.16s %.12s %s %s %s", r->command,
-			 valid ? r->id : "-", label, valid ? r->ifname : "-", ip);
-	}
-	if (!error) {
-		snprintf(outcome, sizeof(outcome), "ok %.1f ms", ms);
-		tartan_log_info("pod %s %s", what, outcome);
-		return;
-	}
-	msg = json_string_value(json_object_get(error, "msg"));
-	details = json_string_value(json_object_get(error, "details"));
-	tartan_log_warning("pod %s failed (code %d): %s%s%s", what,
-			   (int)json_integer_value(json_object_get(error, "code")), msg ? msg : "",
-			   details && *details ? ": " : "", details && *details ? details : "");
-}
-
 int tartan_pods_handle(struct tartan_pods *p, json_t *request, int netns_fd, json_t **ret_answer)
 {
 	struct cni_request r = {
@@ -1258,6 +783,7 @@ int tartan_pods_handle(struct tartan_pods *p, json_t *request, int netns_fd, jso
 		.netns_fd = netns_fd,
 		.netns_fd_set = json_is_true(json_object_get(request, "netnsFd")),
 	};
+	struct tartan_podanswer_request logged;
 	json_t *answer;
 	struct timespec t0;
 	uint32_t addr = 0;
@@ -1271,19 +797,19 @@ int tartan_pods_handle(struct tartan_pods *p, json_t *request, int netns_fd, jso
 	    tartan_ipam_find(p->ipam, r.id, r.ifname, &addr) < 0)
 		addr = 0;
 	if (!r.command) {
-		answer = cni_error(TARTAN_CNI_ERR_INVALID_ENV, NULL, "no CNI command");
+		answer = tartan_podanswer_error(TARTAN_CNI_ERR_INVALID_ENV, NULL, "no CNI command");
 	} else if (strcmp(r.command, "STATUS") == 0) {
 		answer = pod_status(p);
 	} else if (strcmp(r.command, "GC") == 0) {
 		answer = pod_gc(p, &r);
 	} else if (strcmp(r.command, "ADD") != 0 && strcmp(r.command, "DEL") != 0 &&
 		   strcmp(r.command, "CHECK") != 0) {
-		answer = cni_error(TARTAN_CNI_ERR_INVALID_ENV, r.command,
-				   "unknown CNI command '%.32s'", r.command);
+		answer = tartan_podanswer_error(TARTAN_CNI_ERR_INVALID_ENV, r.command,
+						"unknown CNI command '%.32s'", r.command);
 	} else if (!r.id || !r.ifname || !tartan_ipam_attachment_is_valid(r.id, r.ifname)) {
 		/* the plugin checks these too; the socket is an interface of its own */
-		answer = cni_error(TARTAN_CNI_ERR_INVALID_ENV, NULL,
-				   "CNI_CONTAINERID or CNI_IFNAME missing or invalid");
+		answer = tartan_podanswer_error(TARTAN_CNI_ERR_INVALID_ENV, NULL,
+						"CNI_CONTAINERID or CNI_IFNAME missing or invalid");
 	} else if (strcmp(r.command, "ADD") == 0) {
 		/* a DEL of this attachment the plugin recorded comes first, even when the
 		 * directory's clock did not tell it apart */
@@ -1299,7 +825,15 @@ int tartan_pods_handle(struct tartan_pods *p, json_t *request, int netns_fd, jso
 	if (!answer)
 		return -ENOMEM;
 	count_request(p, r.command, json_object_get(answer, "error") != NULL, &t0);
-	log_request(p, &r, answer, addr, &t0);
+	logged = (struct tartan_podanswer_request){
+		.command = r.command,
+		.id = r.id,
+		.ifname = r.ifname,
+		.args = r.args,
+		.addr = addr,
+		.gc_released = p->gc_released,
+	};
+	tartan_podanswer_log(&logged, answer, &t0);
 	*ret_answer = answer;
 	return 0;
 }
@@ -1359,14 +893,16 @@ int tartan_pods_list(struct tartan_pods *p, json_t **ret)
 		if (e[i].state == TARTAN_IPAM_BAD)
 			continue;
 		if (e[i].id && e[i].ifname) {
-			host_ifname(e[i].id, e[i].ifname, host);
-			meta = meta_read(p, e[i].id, e[i].ifname);
+			tartan_podrecords_host_ifname(e[i].id, e[i].ifname, host);
+			meta = tartan_podrecords_read(p->records, e[i].id, e[i].ifname);
 		}
 		o = json_pack("{s:s,s:s?,s:s?,s:s,s:b,s:s,s:O?,s:O?}", "address",
 			      tartan_ip4_addr_format(e[i].addr, ip), "containerID", e[i].id,
 			      "ifName", e[i].ifname, "hostIf", host, "inSubnet",
 			      e[i].state == TARTAN_IPAM_HELD, "state",
-			      meta && !link_listed(links, n_links, host) ? "gone" : "attached",
+			      meta && !tartan_podgone_link_listed(links, n_links, host) ?
+				      "gone" :
+				      "attached",
 			      "namespace", json_object_get(meta, "namespace"), "name",
 			      json_object_get(meta, "name"));
 		json_decref(meta);

@@ -434,7 +434,7 @@ expect "socket path is a regular file: code 5, 'PATH is not a socket'" 1 \
 ((elapsed < 5000000)) && tap_ok "a path that is no socket is not waited for ($((elapsed / 1000)) ms)" ||
 	tap_fail "a path that is no socket is not waited for" "took $((elapsed / 1000)) ms"
 
-# ADD of a namespace that does not exist: tartand's words (daemon/pods.c), before any socket
+# ADD of a namespace that does not exist: tartand's words (daemon/podanswer.c), before any socket
 rm -f "$T/d/requests"
 cni "$T/good.json" "${ADD_ENV[@]}" CNI_NETNS=/nonexistent/netns/pod9
 expect "ADD, CNI_NETNS does not exist: code 3" 1 \

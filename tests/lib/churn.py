@@ -475,7 +475,7 @@ def gc(ledger_path, report_path, t_kill):
 
 
 def host_name(cid):
-    """tartand's host end name: veth + FNV-1a of "<id>/<ifname>" (daemon/pods.c)."""
+    """tartand's host end name: veth + FNV-1a of "<id>/<ifname>" (daemon/podrecords.c)."""
     h = 2166136261
     for ch in (cid + "/" + IFNAME).encode():
         h = ((h ^ ch) * 16777619) & 0xffffffff
