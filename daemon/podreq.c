@@ -182,35 +182,49 @@ static int parse_args(const char *args, struct tartan_podreq *req, struct tartan
 }
 
 /* runtimeConfig.ips: at most one IPv4 address */
+/* runtimeConfig.ips: one IPv4 address, possibly listed more than once (podman 4.3's network
+ * reload sends a container's --ip twice) */
 static int parse_ips(const json_t *ips, struct tartan_podreq *req, struct tartan_podreq_error *e)
 {
+	uint32_t addr = 0, first = 0;
+	unsigned len = 0, first_len = 0;
 	const json_t *v;
-	uint32_t addr;
-	unsigned len;
+	size_t i;
 	int err;
 
 	if (!json_is_array(ips))
 		return fail(e, TARTAN_CNI_ERR_INVALID_CONFIG, "runtimeConfig.ips is not a list");
 	if (json_array_size(ips) == 0)
 		return 0;
-	if (json_array_size(ips) > 1)
-		return fail(e, TARTAN_CNI_ERR_INVALID_CONFIG,
-			    "runtimeConfig.ips: %zu addresses; an attachment gets one IPv4 address",
-			    json_array_size(ips));
-	v = json_array_get(ips, 0);
-	if (!json_is_string(v))
-		return fail(e, TARTAN_CNI_ERR_INVALID_CONFIG,
-			    "runtimeConfig.ips[0] is not a string");
-	err = parse_addr(json_string_value(v), json_string_length(v), true, &addr, &len);
-	if (err < 0)
-		return addr_error(e, TARTAN_CNI_ERR_INVALID_CONFIG, "runtimeConfig.ips[0]", err,
-				  json_string_value(v), json_string_length(v));
-	if (req->has_addr && req->addr != addr)
+	json_array_foreach(ips, i, v) {
+		char what[48];
+
+		snprintf(what, sizeof(what), "runtimeConfig.ips[%zu]", i);
+		if (!json_is_string(v))
+			return fail(e, TARTAN_CNI_ERR_INVALID_CONFIG, "%s is not a string", what);
+		err = parse_addr(json_string_value(v), json_string_length(v), true, &addr, &len);
+		if (err < 0)
+			return addr_error(e, TARTAN_CNI_ERR_INVALID_CONFIG, what, err,
+					  json_string_value(v), json_string_length(v));
+		if (i == 0) {
+			first = addr;
+			first_len = len;
+		} else if (addr != first || (len && first_len && len != first_len)) {
+			return fail(
+				e, TARTAN_CNI_ERR_INVALID_CONFIG,
+				"runtimeConfig.ips asks for more than one address (%s differs from "
+				"[0]); an attachment gets one IPv4 address",
+				what);
+		} else if (!first_len) {
+			first_len = len;
+		}
+	}
+	if (req->has_addr && req->addr != first)
 		return fail(e, TARTAN_CNI_ERR_INVALID_CONFIG,
 			    "runtimeConfig.ips[0] and CNI_ARGS IP ask for different addresses");
 	req->has_addr = true;
-	req->addr = addr;
-	req->addr_len = len;
+	req->addr = first;
+	req->addr_len = first_len;
 	req->addr_code = TARTAN_CNI_ERR_INVALID_CONFIG;
 	return 0;
 }

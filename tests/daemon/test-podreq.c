@@ -129,6 +129,11 @@ static void test_runtime_config(void **state)
 	assert_int_equal(r.mac_code, 7);
 	r = take(NULL, "{\"runtimeConfig\":{\"ips\":[\"10.5.3.9\"]}}");
 	assert_int_equal(r.addr_len, 0);
+	/* one address listed twice, as podman 4.3's network reload sends a container's --ip */
+	r = take(NULL, "{\"runtimeConfig\":{\"ips\":[\"10.5.3.9\",\"10.5.3.9/24\"]}}");
+	assert_true(r.has_addr);
+	assert_int_equal(r.addr, 0x0a050309);
+	assert_int_equal(r.addr_len, 24);
 	/* both places, agreeing */
 	r = take("IgnoreUnknown=1;IP=10.5.3.9;MAC=0a:58:0a:05:03:09",
 		 "{\"runtimeConfig\":{\"ips\":[\"10.5.3.9/24\"],\"mac\":\"0a58.0a05.0309\"}}");
@@ -142,7 +147,11 @@ static void test_runtime_config_refused(void **state)
 	refused(NULL, "{\"runtimeConfig\":{\"ips\":\"10.5.3.9\"}}", 7, "ips is not a list");
 	refused(NULL, "{\"runtimeConfig\":{\"ips\":[9]}}", 7, "ips[0] is not a string");
 	refused(NULL, "{\"runtimeConfig\":{\"ips\":[\"10.5.3.9\",\"10.5.3.10\"]}}", 7,
-		"2 addresses");
+		"ips[1] differs from [0]");
+	refused(NULL, "{\"runtimeConfig\":{\"ips\":[\"10.5.3.9/24\",\"10.5.3.9/25\"]}}", 7,
+		"more than one address");
+	refused(NULL, "{\"runtimeConfig\":{\"ips\":[\"10.5.3.9\",null]}}", 7,
+		"ips[1] is not a string");
 	refused(NULL, "{\"runtimeConfig\":{\"ips\":[\"2001:db8::9/64\"]}}", 7, "IPv6");
 	refused(NULL, "{\"runtimeConfig\":{\"ips\":[\"10.5.3.9/33\"]}}", 7, "not an IPv4");
 	refused(NULL, "{\"runtimeConfig\":{\"ips\":[\"10.5.3.9/\"]}}", 7, "not an IPv4");
