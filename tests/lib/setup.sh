@@ -23,6 +23,7 @@ TARTAN_PACKAGES=(
 	etcd-server etcd-client iproute2 containernetworking-plugins util-linux
 	curl python3 procps openssl git ca-certificates valgrind iputils-ping
 	systemd man-db groff-base
+	podman conmon runc containerd busybox-static
 )
 
 setup_log()
@@ -62,6 +63,8 @@ setup_install()
 		return 1
 	fi
 	setup_log "installing: ${missing[*]}"
+	# containerd's postinst may start a system containerd as well: the runtime tests run
+	# their own, with its own socket and directories.
 	# etcd-server's postinst may start a system etcd on 2379/2380 where systemd runs (in a
 	# chroot policy-rc.d may forbid it): either way the tests start their own on other ports.
 	export DEBIAN_FRONTEND=noninteractive
