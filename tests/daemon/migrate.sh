@@ -61,8 +61,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lib/tartand.sh"
 # shellcheck source=tests/lib/pods.sh
 . "$here/../lib/pods.sh"
+# shellcheck source=tests/lib/cni-plugin.sh
+. "$here/../lib/cni-plugin.sh"
 
-CNI_BIN=/usr/lib/cni
 VXLAN_PORT=8472
 
 declare -A ip=([a1]=192.0.2.41 [a2]=192.0.2.42 [b1]=192.0.2.43 [b2]=192.0.2.44)
@@ -73,72 +74,15 @@ declare -A network=([a1]=10.5.0.0/16 [b1]=10.6.0.0/16)
 declare -A mtu=([a1]=1500 [b1]=1450)
 declare -A backend=([a1]=host-gw [a2]=host-gw [b1]=vxlan [b2]=vxlan)
 declare -A f_mac=([b1]=0e:00:00:00:00:41)
-declare -A pod_id=()
 
-netns_require
-[[ -n ${TARTAN_CNI:-} && -x ${TARTAN_CNI:-} ]] ||
-	tap_bail "TARTAN_CNI is not set to the tartan plugin binary (got '${TARTAN_CNI:-}')"
-for p in bridge host-local; do
-	[[ -x $CNI_BIN/$p ]] ||
-		tap_bail "$CNI_BIN/$p missing: apt-get install containernetworking-plugins"
-done
-TARTAN_CNI_PATH="$(cd "$(dirname "$TARTAN_CNI")" && pwd):$CNI_BIN"
-
-tartan_net_setup
-T=$TARTAN_WORK/t
-mkdir -p "$T"
-
-SAN_ENV=()
-for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
-	[[ -z ${!v:-} ]] || SAN_ENV+=("$v=${!v}")
-done
+cni_plugin_setup bridge host-local
 
 # ---------------------------------------------------------------------------------------------
-# Helpers
-
-jval()
-{
-	"$PYTHON3" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
-		"$1" "$2"
-}
-
-in_net()
-{
-	"$PYTHON3" -c 'import ipaddress, sys
-sys.exit(0 if ipaddress.ip_interface(sys.argv[1]).ip in ipaddress.ip_network(sys.argv[2])
-	 else 1)' "$1" "$2"
-}
+# Helpers (the plugins' and the pods' are tests/lib/cni-plugin.sh's)
 
 gw_of()
 {
 	printf '%s.1/24\n' "${1%.0/24}"
-}
-
-# mkpod POD NODE: an empty pod namespace (loopback up) on NODE, container id ctr-POD
-mkpod()
-{
-	local ns=${NETNS_TAG}p${#pod_ns_made[@]}
-	((${#ns} <= 15)) || tap_bail "pod namespace name $ns is too long"
-	ip netns add "$ns" || tap_bail "ip netns add $ns failed"
-	pod_ns_made+=("$ns")
-	ip -n "$ns" link set lo up
-	pod_ns[$1]=$ns
-	pod_node[$1]=$2
-	pod_id[$1]=ctr-$1
-}
-
-# run_plugin BIN CNI_PATH CMD POD CONF OUT: BIN in POD's node as a runtime runs it (env -i),
-# CONF on stdin, stdout to OUT, stderr to OUT.err; RC its exit status
-run_plugin()
-{
-	local bin=$1 path=$2 command=$3 pod=$4 conf=$5 out=$6
-	RC=0
-	netns_exec "${pod_node[$pod]}" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-		${SAN_ENV[@]+"${SAN_ENV[@]}"} CNI_COMMAND="$command" \
-		CNI_CONTAINERID="${pod_id[$pod]}" CNI_NETNS="/var/run/netns/${pod_ns[$pod]}" \
-		CNI_IFNAME=eth0 CNI_PATH="$path" \
-		CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=tartan-test;K8S_POD_NAME=$pod" \
-		timeout 30 "$bin" <"$conf" >"$out" 2>"$out.err" || RC=$?
 }
 
 # tartan_conf NODE OUT: the first plugin of the conflist tartand wrote, as libcni passes it

@@ -33,76 +33,29 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lib/netns.sh"
 # shellcheck source=tests/lib/tartand.sh
 . "$here/../lib/tartand.sh"
+# shellcheck source=tests/lib/pods.sh
+. "$here/../lib/pods.sh"
+# shellcheck source=tests/lib/cni-plugin.sh
+. "$here/../lib/cni-plugin.sh"
 
-netns_require
-[[ -n ${TARTAN_CNI:-} && -x ${TARTAN_CNI:-} ]] ||
-	tap_bail "TARTAN_CNI is not set to the tartan plugin binary (got '${TARTAN_CNI:-}')"
-
-tartan_net_setup
-T=$TARTAN_WORK/t
-mkdir -p "$T"
-declare -a made_ns=()
-declare -A pod_ns=() pod_ip=() pod_host=()
-
-SAN_ENV=()
-for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
-	[[ -z ${!v:-} ]] || SAN_ENV+=("$v=${!v}")
-done
-
-cleanup_pods()
-{
-	local ns
-	for ns in "${made_ns[@]}"; do
-		ip netns del "$ns" 2>/dev/null || echo "# could not delete $ns" >&2
-	done
-	made_ns=()
-}
-on_exit cleanup_pods
+cni_plugin_setup
+declare -A pod_host=()
 
 now_us()
 {
 	echo "${EPOCHREALTIME//[!0-9]/}"
 }
 
-mkpod()
-{
-	local ns=${NETNS_TAG}p${#made_ns[@]}
-	ip netns add "$ns" || tap_bail "ip netns add $ns failed"
-	made_ns+=("$ns")
-	ip -n "$ns" link set lo up
-	pod_ns[$1]=$ns
-}
-
-# plugin CMD POD CONF OUT [VAR=VALUE]...: the tartan plugin in n1 as a runtime runs it for
-# POD (container id ctr-POD); RC is its exit status, OUT.err its stderr
-plugin()
-{
-	local verb=$1 who=$2 conf=$3 out=$4
-	shift 4
-	RC=0
-	netns_exec n1 env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${SAN_ENV[@]+"${SAN_ENV[@]}"} \
-		CNI_COMMAND="$verb" CNI_CONTAINERID="ctr-$who" CNI_NETNS="/run/netns/${pod_ns[$who]}" \
-		CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni \
-		CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=tartan-test;K8S_POD_NAME=$who" "$@" \
-		timeout 30 "$TARTAN_CNI" <"$conf" >"$out" 2>"$out.err" || RC=$?
-}
-
-jfile()
-{
-	"$PYTHON3" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
-		"$1" "$2"
-}
-
 # add POD: ADD through the plugin; sets pod_ip[POD] and pod_host[POD]
 add()
 {
-	plugin ADD "$1" "$CONF" "$T/add-$1.json"
+	tartan ADD "$1" "$CONF" "$T/add-$1.json"
 	if ((RC != 0)); then
 		tap_fail "ADD of $1" "exit $RC: $(cat "$T/add-$1.json" "$T/add-$1.json.err")"
 		return 1
 	fi
-	pod_ip[$1]=$(jfile "$T/add-$1.json" 'd["ips"][0]["address"].split("/")[0]')
-	pod_host[$1]=$(jfile "$T/add-$1.json" '[i["name"] for i in d["interfaces"] if not i.get("sandbox")][0]')
+	pod_ip[$1]=$(jval "$T/add-$1.json" 'd["ips"][0]["address"].split("/")[0]')
+	pod_host[$1]=$(jval "$T/add-$1.json" '[i["name"] for i in d["interfaces"] if not i.get("sandbox")][0]')
 	tap_ok "ADD of $1: ${pod_ip[$1]}, host end ${pod_host[$1]}"
 }
 
@@ -152,7 +105,7 @@ p.pop("capabilities", None)
 p["cniVersion"], p["name"] = l["cniVersion"], l["name"]
 p.setdefault("pendingDelDir", sys.argv[2])
 print(json.dumps(p))' "$LIST" "$PD" >"$CONF"
-tap_is "$(jfile "$CONF" 'd["pendingDelDir"]')" "$PD" "the conf's pendingDelDir is n1's" || true
+tap_is "$(jval "$CONF" 'd["pendingDelDir"]')" "$PD" "the conf's pendingDelDir is n1's" || true
 # the same conf with a socket nobody listens on: a plugin that cannot reach tartand
 WRONG=$T/conf-wrong-socket.json
 "$PYTHON3" -c 'import json, sys
@@ -160,7 +113,7 @@ d = json.load(open(sys.argv[1])); d["socket"] = sys.argv[2]; print(json.dumps(d)
 	"$CONF" "$T/nobody.sock" >"$WRONG"
 
 for p in p1 p2; do
-	mkpod "$p"
+	mkpod "$p" n1
 	add "$p" || tap_bail "cannot go on without pod $p"
 done
 
@@ -169,7 +122,7 @@ done
 
 tartand_stop n1 TERM || true
 start=$(now_us)
-plugin DEL p1 "$CONF" "$T/del-p1.out" TARTAN_CNI_WAIT_S=20
+tartan DEL p1 "$CONF" "$T/del-p1.out" TARTAN_CNI_WAIT_S=20
 elapsed=$(($(now_us) - start))
 tap_diag "DEL with tartand stopped took $((elapsed / 1000)) ms (wait set to 20 s)"
 if ((RC == 0)) && [[ ! -s $T/del-p1.out ]]; then
@@ -227,10 +180,10 @@ tap_check "tartand's log: the record under a wrong name is named, with the reaso
 # tartand running: a DEL recorded by a plugin that could not reach it is applied before the
 # next request is answered
 
-plugin DEL p2 "$WRONG" "$T/del-p2.out" TARTAN_CNI_WAIT_S=20
+tartan DEL p2 "$WRONG" "$T/del-p2.out" TARTAN_CNI_WAIT_S=20
 tap_is "$RC $(test -s "$PD/$(pending_name ctr-p2)" && echo recorded)" "0 recorded" \
 	"a plugin with a wrong socket records p2's DEL, exit 0" || true
-mkpod p4
+mkpod p4 n1
 add p4 || true
 tap_check_fails "right after the next request (ADD of p4): p2's record is gone" \
 	test -e "$PD/$(pending_name ctr-p2)" || true
@@ -240,9 +193,9 @@ tap_check_fails "right after the next request: p2's host veth is gone" host_link
 	true
 
 # an ADD of an attachment with a pending DEL: the DEL first
-mkpod p3
+mkpod p3 n1
 add p3 || true
-plugin DEL p3 "$WRONG" "$T/del-p3.out"
+tartan DEL p3 "$WRONG" "$T/del-p3.out"
 tap_is "$RC $(test -s "$PD/$(pending_name ctr-p3)" && echo recorded)" "0 recorded" \
 	"p3's DEL recorded by a plugin with a wrong socket" || true
 old_host=${pod_host[p3]}

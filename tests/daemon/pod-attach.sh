@@ -43,140 +43,20 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lib/netns.sh"
 # shellcheck source=tests/lib/tartand.sh
 . "$here/../lib/tartand.sh"
+# shellcheck source=tests/lib/pods.sh
+. "$here/../lib/pods.sh"
+# shellcheck source=tests/lib/cni-plugin.sh
+. "$here/../lib/cni-plugin.sh"
 
 P=$FLANNEL_PREFIX
-CNI_BIN=/usr/lib/cni
 declare -A ip=([n1]=192.0.2.11 [n2]=192.0.2.12)
-declare -A subnet=() gw=() conflist=() store=() pod_ns=() pod_node=() pod_id=()
-declare -a made_ns=()
 
 netns_require
-[[ -n ${TARTAN_CNI:-} && -x ${TARTAN_CNI:-} ]] ||
-	tap_bail "TARTAN_CNI is not set to the tartan plugin binary (got '${TARTAN_CNI:-}')"
-[[ -x $CNI_BIN/portmap ]] ||
-	tap_bail "$CNI_BIN/portmap missing: apt-get install containernetworking-plugins"
 command -v iptables >/dev/null || tap_bail "iptables missing (portmap runs it)"
-TARTAN_CNI_PATH="$(cd "$(dirname "$TARTAN_CNI")" && pwd):$CNI_BIN"
-
-tartan_net_setup
-T=$TARTAN_WORK/t
-mkdir -p "$T"
-
-SAN_ENV=()
-for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
-	[[ -z ${!v:-} ]] || SAN_ENV+=("$v=${!v}")
-done
-
-pods_ns_cleanup()
-{
-	local i
-	for ((i = ${#made_ns[@]} - 1; i >= 0; i--)); do
-		ip netns del "${made_ns[$i]}" 2>/dev/null || true
-	done
-	made_ns=()
-}
-on_exit pods_ns_cleanup
+cni_plugin_setup portmap
 
 # ---------------------------------------------------------------------------------------------
-# Helpers (as in tests/daemon/pods.sh)
-
-jval()
-{
-	"$PYTHON3" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
-		"$1" "$2"
-}
-
-# mkpod POD NODE: an empty pod namespace (loopback up), container id ctr-POD
-mkpod()
-{
-	local ns=${NETNS_TAG}p${#made_ns[@]}
-	ip netns add "$ns" || tap_bail "ip netns add $ns failed"
-	made_ns+=("$ns")
-	ip -n "$ns" link set lo up
-	pod_ns[$1]=$ns
-	pod_node[$1]=$2
-	pod_id[$1]=ctr-$1
-}
-
-# plugin_conf LIST INDEX [--prev FILE] [--runtime JSON]: the stdin libcni gives plugin INDEX
-cat >"$T/plugin_conf.py" <<'EOF'
-import argparse, json
-ap = argparse.ArgumentParser()
-ap.add_argument("list")
-ap.add_argument("index", type=int)
-ap.add_argument("--prev")
-ap.add_argument("--runtime", default="{}")
-a = ap.parse_args()
-lst = json.load(open(a.list))
-p = dict(lst["plugins"][a.index])
-caps = p.pop("capabilities", {})
-p["cniVersion"] = lst["cniVersion"]
-p["name"] = lst["name"]
-rt = {k: v for k, v in json.loads(a.runtime).items() if caps.get(k)}
-if rt:
-    p["runtimeConfig"] = rt
-if a.prev:
-    p["prevResult"] = json.load(open(a.prev))
-print(json.dumps(p))
-EOF
-plugin_conf()
-{
-	"$PYTHON3" "$T/plugin_conf.py" "$@"
-}
-
-# run_plugin BIN CNI_PATH CMD POD CONF OUT [ARGS]: BIN in POD's node as a runtime runs it,
-# CNI_ARGS IgnoreUnknown=1 and the pod's names, then ARGS (";"-joined) if given; ARGS "="
-# sets CNI_ARGS to what follows, alone. RC is the exit status; stderr in OUT.err.
-run_plugin()
-{
-	local bin=$1 path=$2 command=$3 pod=$4 conf=$5 out=$6 args
-	args="IgnoreUnknown=1;K8S_POD_NAMESPACE=tartan-test;K8S_POD_NAME=$pod"
-	if [[ ${7:-} == =* ]]; then
-		args=${7#=}
-	elif [[ -n ${7:-} ]]; then
-		args+=";$7"
-	fi
-	RC=0
-	netns_exec "${pod_node[$pod]}" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-		${SAN_ENV[@]+"${SAN_ENV[@]}"} CNI_COMMAND="$command" CNI_CONTAINERID="${pod_id[$pod]}" \
-		CNI_NETNS="/var/run/netns/${pod_ns[$pod]}" CNI_IFNAME=eth0 CNI_PATH="$path" \
-		CNI_ARGS="$args" timeout 30 "$bin" <"$conf" >"$out" 2>"$out.err" || RC=$?
-}
-
-tartan()
-{
-	run_plugin "$TARTAN_CNI" "$TARTAN_CNI_PATH" "$@"
-}
-
-plugin_ok()
-{
-	if ((RC == 0)); then
-		tap_ok "$1"
-		return 0
-	fi
-	tap_fail "$1" "exit status $RC; stdout: $(cat "$2")" "stderr: $(cat "$2.err")"
-	return 1
-}
-
-# plugin_err DESC OUT CODE [MSG_REGEX]: exit 1 with a CNI error of CODE (its msg matching)
-plugin_err()
-{
-	local got msg
-	got=$(jval "$2" 'd["code"]' 2>/dev/null || echo "no error object")
-	msg=$(jval "$2" 'd.get("msg", "")' 2>/dev/null || true)
-	if ((RC == 1)) && [[ $got == "$3" && -n $msg ]] && { [[ -z ${4:-} ]] || [[ $msg =~ $4 ]]; }; then
-		tap_ok "$1"
-		return 0
-	fi
-	tap_fail "$1" "expected exit 1, code $3, msg ~ '${4:-.}'; saw exit $RC, code $got" \
-		"stdout: $(cat "$2")" "stderr: $(cat "$2.err")"
-	return 1
-}
-
-pod_addr()
-{
-	ip -n "${pod_ns[$1]}" -4 -o addr show dev eth0 2>/dev/null | awk '{ print $4 }'
-}
+# Helpers (the plugins' and the pods' are tests/lib/cni-plugin.sh's)
 
 pod_mac()
 {
@@ -190,26 +70,6 @@ result_of()
 	jval "$1" '"%s %s" % (d["ips"][0]["address"], d["interfaces"][d["ips"][0]["interface"]]["mac"])'
 }
 
-host_end()
-{
-	jval "$1" '[i["name"] for i in d["interfaces"] if not i.get("sandbox")][-1]'
-}
-
-addr_files()
-{
-	local f
-	for f in "${store[$1]}"/*; do
-		f=${f##*/}
-		[[ ! $f =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]] || echo "$f"
-	done | sort -V | paste -sd ' '
-}
-
-links()
-{
-	netns_exec "$1" ip -o link show | awk -F': ' '{ print $2 }' | sed 's/@.*//' | sort |
-		paste -sd ' '
-}
-
 # pods_state NODE: "address=state" of every attachment tartanctl pods lists, sorted
 pods_state()
 {
@@ -221,31 +81,6 @@ pods_state()
 pods_state_is()
 {
 	[[ $(pods_state "$1" 2>/dev/null) == "$2" ]]
-}
-
-start_node()
-{
-	local n=$1
-	shift
-	tartand_start "$n" -- --resync-interval 1 "$@" || tap_bail "could not start tartand in $n"
-}
-
-node_up()
-{
-	local n=$1 s
-	if wait_until 20 tstatus_is "$n" peers 1 && tstatus_is "$n" state running; then
-		tap_ok "$n: running with 1 peer"
-	else
-		tap_fail "$n: running with 1 peer" "saw: $(tstatus "$n" 2>&1)"
-	fi
-	s=$(tstatus "$n" subnet 2>/dev/null || true)
-	[[ $s =~ ^10\.5\.[0-9]+\.0/24$ ]] || tap_bail "$n has no subnet (status subnet '$s')"
-	subnet[$n]=$s
-	gw[$n]=${s%.0/24}.1
-	conflist[$n]=${TARTAND_DIR[$n]}/net.d/10-tartan.conflist
-	store[$n]=${TARTAND_DIR[$n]}/state/networks/rkt.kubernetes.io
-	wait_until 10 test -s "${conflist[$n]}" || tap_bail "$n wrote no conflist"
-	plugin_conf "${conflist[$n]}" 0 >"$T/conf-$n.json"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -265,8 +100,12 @@ tap_check "host-gw config put" ectl put "$P/config" \
 TARTAND_ENV[n1]="TARTAN_GONE_GRACE_S=5"
 start_node n1
 start_node n2 --hairpin-mode=none
-node_up n1
-node_up n2
+node_up n1 1
+node_up n2 1
+for n in n1 n2; do
+	wait_until 10 test -s "${conflist[$n]}" || tap_bail "$n wrote no conflist"
+	plugin_conf "${conflist[$n]}" 0 >"$T/conf-$n.json"
+done
 
 tap_is "$(jval "${conflist[n1]}" '"%s %s" % (d["plugins"][0].get("capabilities"), d["plugins"][0].get("pendingDelDir"))' 2>&1)" \
 	"{'ips': True, 'mac': True} ${TARTAND_DIR[n1]}/state/pending-del" \
@@ -313,7 +152,7 @@ for n in n1 n2; do
 	plugin_conf "${conflist[$n]}" 1 --prev "$T/add-$h.json" \
 		--runtime '{"portMappings":[{"hostPort":30090,"containerPort":8080,"protocol":"tcp"}]}' \
 		>"$T/pm-$h.json"
-	run_plugin "$CNI_BIN/portmap" "$CNI_BIN" ADD "$h" "$T/pm-$h.json" "$T/pm-add-$h.json"
+	ref portmap ADD "$h" "$T/pm-$h.json" "$T/pm-add-$h.json"
 	plugin_ok "$n: portmap ADD for $h (hostPort 30090 -> 8080)" "$T/pm-add-$h.json" || true
 	serve "$h" 8080
 	addr=$(jval "$T/add-$h.json" 'd["ips"][0]["address"].split("/")[0]')
@@ -335,7 +174,7 @@ tap_check_fails "n2: h2 does not reach itself through ${ip[n2]}:30090 (no hairpi
 base=${subnet[n1]%.0/24}
 s1_ip=$base.50 s1_mac=0a:58:0a:05:32:01
 mkpod s1 n1
-tartan ADD s1 "$T/conf-n1.json" "$T/add-s1.json" "IP=$s1_ip;MAC=$s1_mac"
+tartan ADD s1 "$T/conf-n1.json" "$T/add-s1.json" "CNI_ARGS+=;IP=$s1_ip;MAC=$s1_mac"
 plugin_ok "CNI_ARGS IP=$s1_ip;MAC=$s1_mac: ADD of s1 succeeds" "$T/add-s1.json" ||
 	tap_bail "cannot go on without the pod"
 tap_is "$(result_of "$T/add-s1.json" 2>&1) | $(pod_addr s1) $(pod_mac s1)" \
@@ -344,12 +183,18 @@ tap_is "$(result_of "$T/add-s1.json" 2>&1) | $(pod_addr s1) $(pod_mac s1)" \
 tap_is "$("$PYTHON3" -c 'import sys; print(repr(open(sys.argv[1], "rb").read()))' "${store[n1]}/$s1_ip" 2>&1)" \
 	"b'ctr-s1\\r\\neth0'" "CNI_ARGS: the IPAM file $s1_ip names ctr-s1" || true
 
+# the pod records tartand keeps (state-dir/pods): a refused ADD leaves none behind
+pod_records()
+{
+	find "${TARTAND_DIR[$1]}/state/pods" -type f -printf "%f\n" 2>/dev/null | sort | paste -sd ' '
+}
+
 mkpod s2 n1
-before="$(links n1) | $(addr_files n1)"
-tartan ADD s2 "$T/conf-n1.json" "$T/err.json" "IP=$s1_ip"
+before="$(links n1) | $(addr_files n1) | $(pod_records n1)"
+tartan ADD s2 "$T/conf-n1.json" "$T/err.json" "CNI_ARGS+=;IP=$s1_ip"
 plugin_err "s2 asking for s1's $s1_ip: code 102 naming ctr-s1" "$T/err.json" 102 \
 	"$s1_ip.* held by container ctr-s1" || true
-tap_is "$(links n1) | $(addr_files n1)" "$before" "s2's failed ADD created nothing" || true
+tap_is "$(links n1) | $(addr_files n1) | $(pod_records n1)" "$before" "s2's failed ADD created nothing" || true
 
 s2_ip=$base.51 s2_mac=0a:58:0a:05:33:02
 plugin_conf "${conflist[n1]}" 0 --runtime "{\"ips\":[\"$s2_ip/24\"],\"mac\":\"$s2_mac\"}" \
@@ -364,30 +209,32 @@ tap_is "$(result_of "$T/add-s2.json" 2>&1) | $(pod_addr s2) $(pod_mac s2)" \
 	"runtimeConfig: the result and s2's eth0 have the address and MAC asked for" || true
 
 mkpod x n1
-before="$(links n1) | $(addr_files n1)"
-# bad_case DESC CODE REGEX CONF [ARGS]
+before="$(links n1) | $(addr_files n1) | $(pod_records n1)"
+# bad_case DESC CODE REGEX CONF [VAR=VALUE | VAR+=VALUE | -VAR]...
 bad_case()
 {
-	tartan ADD x "$4" "$T/err.json" "${5:-}"
+	tartan ADD x "$4" "$T/err.json" "${@:5}"
 	plugin_err "$1: code $2" "$T/err.json" "$2" "$3" || true
 }
 bad_case "CNI_ARGS IP outside the subnet" 4 "10\\.9\\.0\\.5.*not one this node hands out" \
-	"$T/conf-n1.json" "IP=10.9.0.5"
-bad_case "CNI_ARGS IP the gateway" 4 "${gw[n1]//./\\.}" "$T/conf-n1.json" "IP=${gw[n1]}"
-bad_case "CNI_ARGS MAC multicast" 4 "not a unicast MAC" "$T/conf-n1.json" "MAC=01:00:5e:00:00:01"
+	"$T/conf-n1.json" "CNI_ARGS+=;IP=10.9.0.5"
+bad_case "CNI_ARGS IP the gateway" 4 "${gw[n1]//./\\.}" "$T/conf-n1.json" \
+	"CNI_ARGS+=;IP=${gw[n1]}"
+bad_case "CNI_ARGS MAC multicast" 4 "not a unicast MAC" "$T/conf-n1.json" \
+	"CNI_ARGS+=;MAC=01:00:5e:00:00:01"
 bad_case "CNI_ARGS unknown key without IgnoreUnknown" 4 "unknown args.*FOO=bar" \
-	"$T/conf-n1.json" "=K8S_POD_NAME=x;FOO=bar"
+	"$T/conf-n1.json" "CNI_ARGS=K8S_POD_NAME=x;FOO=bar"
 plugin_conf "${conflist[n1]}" 0 --runtime '{"ips":["10.9.0.5/24"]}' >"$T/conf-bad1.json"
 bad_case "runtimeConfig ips outside the subnet" 7 "10\\.9\\.0\\.5" "$T/conf-bad1.json"
 plugin_conf "${conflist[n1]}" 0 --runtime '{"mac":"0a:58:zz:00:00:01"}' >"$T/conf-bad2.json"
 bad_case "runtimeConfig mac malformed" 7 "runtimeConfig.mac" "$T/conf-bad2.json"
-tap_is "$(links n1) | $(addr_files n1)" "$before" "the refused ADDs created nothing" || true
+tap_is "$(links n1) | $(addr_files n1) | $(pod_records n1)" "$before" "the refused ADDs created nothing" || true
 
 # DEL, then the same request again: the same address and MAC
-tartan DEL s1 "$T/conf-n1.json" "$T/del-s1.out" "IP=$s1_ip;MAC=$s1_mac"
+tartan DEL s1 "$T/conf-n1.json" "$T/del-s1.out" "CNI_ARGS+=;IP=$s1_ip;MAC=$s1_mac"
 plugin_ok "DEL of s1" "$T/del-s1.out" || true
 tap_check_fails "s1's IPAM file is gone after DEL" test -e "${store[n1]}/$s1_ip" || true
-tartan ADD s1 "$T/conf-n1.json" "$T/add-s1b.json" "IP=$s1_ip;MAC=$s1_mac"
+tartan ADD s1 "$T/conf-n1.json" "$T/add-s1b.json" "CNI_ARGS+=;IP=$s1_ip;MAC=$s1_mac"
 plugin_ok "the same ADD of s1 after its DEL succeeds" "$T/add-s1b.json" || true
 tap_is "$(result_of "$T/add-s1b.json" 2>&1) | $(pod_addr s1) $(pod_mac s1)" \
 	"$s1_ip/24 $s1_mac | $s1_ip/24 $s1_mac" "DEL then ADD: s1 gets the same address and MAC" ||
@@ -404,7 +251,7 @@ g1_host=$(host_end "$T/add-g1.json")
 kept=$(addr_files n1 | tr ' ' '\n' | grep -vxF "$g1_ip" | paste -sd ' ')
 tartand_stop n1 TERM || true
 tap_is "$TARTAND_RC" 0 "n1: tartand exits 0 on SIGTERM" || true
-ip netns del "${pod_ns[g1]}"
+pod_ns_del g1
 # the kernel tears a namespace down in the background: its veth ends go a moment later
 host_gone()
 {

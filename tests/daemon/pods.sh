@@ -94,114 +94,24 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lib/tartand.sh"
 # shellcheck source=tests/lib/pods.sh
 . "$here/../lib/pods.sh"
+# shellcheck source=tests/lib/cni-plugin.sh
+. "$here/../lib/cni-plugin.sh"
 
 P=$FLANNEL_PREFIX
 HOSTGW_CONFIG='{"Network":"10.5.0.0/16","Backend":{"Type":"host-gw"}}'
-CNI_BIN=/usr/lib/cni
 VERSIONS=(0.3.1 0.4.0 1.0.0 1.1.0)
 PLACEHOLDER_IP=192.0.2.99
 PORTMAPS='{"portMappings":[{"hostPort":30080,"containerPort":8080,"protocol":"tcp"}]}'
 
 declare -A ip=([n1]=192.0.2.11 [n2]=192.0.2.12 [n3]=192.0.2.13)
 declare -A mtu=([n1]=1500 [n2]=1400 [n3]=1500)
-declare -A subnet=() gw=() conflist=() rktconf=() store=()
-# pod_id[POD]: its container id; pod_ns, pod_node and pod_ip are tests/lib/pods.sh's
-declare -A pod_id=()
-declare -a made_ns=()
 
 netns_require
-[[ -n ${TARTAN_CNI:-} && -x ${TARTAN_CNI:-} ]] ||
-	tap_bail "TARTAN_CNI is not set to the tartan plugin binary (got '${TARTAN_CNI:-}')"
-for p in bridge host-local portmap; do
-	[[ -x $CNI_BIN/$p ]] ||
-		tap_bail "$CNI_BIN/$p missing: apt-get install containernetworking-plugins"
-done
 command -v iptables >/dev/null || tap_bail "iptables missing (bridge's ipMasq and portmap run it)"
-TARTAN_CNI_PATH="$(cd "$(dirname "$TARTAN_CNI")" && pwd):$CNI_BIN"
-
-tartan_net_setup
-T=$TARTAN_WORK/t
-mkdir -p "$T"
-
-# a runtime passes its whole environment on: a sanitized build's settings must reach the
-# plugin through env -i too
-SAN_ENV=()
-for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
-	[[ -z ${!v:-} ]] || SAN_ENV+=("$v=${!v}")
-done
-
-pods_ns_cleanup()
-{
-	local i
-	for ((i = ${#made_ns[@]} - 1; i >= 0; i--)); do
-		ip netns del "${made_ns[$i]}" 2>/dev/null || echo "# could not delete ${made_ns[$i]}" >&2
-	done
-	made_ns=()
-}
-on_exit pods_ns_cleanup
+cni_plugin_setup bridge host-local portmap
 
 # ---------------------------------------------------------------------------------------------
-# Helpers
-
-# jval FILE EXPR: the Python expression EXPR of the JSON in FILE (as d)
-jval()
-{
-	"$PYTHON3" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
-		"$1" "$2"
-}
-
-# in_net ADDR[/LEN] NETWORK/LEN: ADDR lies in NETWORK
-in_net()
-{
-	"$PYTHON3" -c 'import ipaddress, sys
-sys.exit(0 if ipaddress.ip_interface(sys.argv[1]).ip in ipaddress.ip_network(sys.argv[2])
-	 else 1)' "$1" "$2"
-}
-
-# mkpod POD NODE: an empty pod namespace (loopback up) for a pod on NODE, container id ctr-POD
-mkpod()
-{
-	local ns=${NETNS_TAG}p${#made_ns[@]}
-	((${#ns} <= 15)) || tap_bail "pod namespace name $ns is too long"
-	ip netns add "$ns" || tap_bail "ip netns add $ns failed"
-	made_ns+=("$ns")
-	ip -n "$ns" link set lo up
-	pod_ns[$1]=$ns
-	pod_node[$1]=$2
-	pod_id[$1]=ctr-$1
-}
-
-# plugin_conf LIST INDEX [--prev FILE] [--runtime JSON] [--valid JSON]: the stdin a runtime
-# (libcni) gives plugin INDEX of the conflist LIST: the plugin object with the list's name and
-# cniVersion, capabilities dropped, runtimeConfig = the runtime's capability arguments (JSON)
-# that the plugin declares, prevResult (a result file), cni.dev/valid-attachments (GC)
-cat >"$T/plugin_conf.py" <<'EOF'
-import argparse, json
-ap = argparse.ArgumentParser()
-ap.add_argument("list")
-ap.add_argument("index", type=int)
-ap.add_argument("--prev")
-ap.add_argument("--runtime", default="{}")
-ap.add_argument("--valid")
-a = ap.parse_args()
-lst = json.load(open(a.list))
-p = dict(lst["plugins"][a.index])
-caps = p.pop("capabilities", {})
-p["cniVersion"] = lst["cniVersion"]
-p["name"] = lst["name"]
-rt = {k: v for k, v in json.loads(a.runtime).items() if caps.get(k)}
-if rt:
-    p["runtimeConfig"] = rt
-if a.prev:
-    p["prevResult"] = json.load(open(a.prev))
-if a.valid is not None:
-    p["cni.dev/valid-attachments"] = json.loads(a.valid)
-print(json.dumps(p))
-EOF
-plugin_conf()
-{
-	"$PYTHON3" "$T/plugin_conf.py" "$@"
-}
+# Helpers (the plugins' and the pods' are tests/lib/cni-plugin.sh's)
 
 # list_version LIST VERSION OUT: LIST with its cniVersion rewritten to VERSION
 list_version()
@@ -212,87 +122,6 @@ d["cniVersion"] = sys.argv[2]
 json.dump(d, open(sys.argv[3], "w"), indent=2)' "$1" "$2" "$3"
 }
 
-# run_plugin BIN CNI_PATH CMD POD CONF OUT [VAR=VALUE | -VAR]...: run BIN in POD's node as a
-# runtime does (see the top) for POD (CNI_NETNS, CNI_CONTAINERID, CNI_ARGS from it; with POD
-# "-" none of them), CONF on stdin; VAR=VALUE adds or replaces a variable, -VAR leaves it
-# out. stdout goes to OUT, stderr to OUT.err; RC is the exit status. NODE is POD's node, or
-# RUN_NODE when POD is "-".
-run_plugin()
-{
-	local bin=$1 path=$2 command=$3 pod=$4 conf=$5 out=$6 node a k
-	local -A env=()
-	local -a order=(CNI_COMMAND CNI_CONTAINERID CNI_NETNS CNI_IFNAME CNI_PATH CNI_ARGS) words=()
-	shift 6
-	env[CNI_COMMAND]=$command
-	env[CNI_PATH]=$path
-	if [[ $pod == - ]]; then
-		node=$RUN_NODE
-	else
-		node=${pod_node[$pod]}
-		env[CNI_CONTAINERID]=${pod_id[$pod]}
-		env[CNI_NETNS]=/var/run/netns/${pod_ns[$pod]}
-		env[CNI_IFNAME]=eth0
-		env[CNI_ARGS]="IgnoreUnknown=1;K8S_POD_NAMESPACE=tartan-test;K8S_POD_NAME=$pod"
-	fi
-	for a in "$@"; do
-		if [[ $a == -* ]]; then
-			unset "env[${a#-}]"
-		else
-			k=${a%%=*}
-			env[$k]=${a#*=}
-			[[ " ${order[*]} " == *" $k "* ]] || order+=("$k")
-		fi
-	done
-	for k in "${order[@]}"; do
-		[[ -z ${env[$k]+x} ]] || words+=("$k=${env[$k]}")
-	done
-	RC=0
-	netns_exec "$node" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${SAN_ENV[@]+"${SAN_ENV[@]}"} \
-		"${words[@]}" timeout 30 "$bin" <"$conf" >"$out" 2>"$out.err" || RC=$?
-}
-
-# tartan CMD POD CONF OUT [VAR=VALUE | -VAR]...: the tartan plugin
-tartan()
-{
-	run_plugin "$TARTAN_CNI" "$TARTAN_CNI_PATH" "$@"
-}
-
-# ref PLUGIN CMD POD CONF OUT [...]: one of Debian's plugins
-ref()
-{
-	local plugin=$1
-	shift
-	run_plugin "$CNI_BIN/$plugin" "$CNI_BIN" "$@"
-}
-
-# plugin_ok DESC OUT [WANT_EMPTY]: TAP: the last run exited 0 (and printed nothing, when
-# WANT_EMPTY is 1)
-plugin_ok()
-{
-	if ((RC == 0)) && { [[ ${3:-0} != 1 ]] || [[ ! -s $2 ]]; }; then
-		tap_ok "$1"
-		return 0
-	fi
-	tap_fail "$1" "exit status $RC; stdout: $(cat "$2")" "stderr: $(cat "$2.err")"
-	return 1
-}
-
-# plugin_err DESC OUT CODE: TAP: the last run exited 1 with a CNI error object of CODE and a
-# message on stdout
-plugin_err()
-{
-	local got
-	got=$(jval "$2" '"%s %s" % (d["code"], "msg" if d.get("msg") else "no-msg")' 2>/dev/null ||
-		echo "no error object")
-	if ((RC == 1)) && [[ $got == "$3 msg" ]]; then
-		tap_ok "$1"
-		return 0
-	fi
-	tap_fail "$1" "expected exit 1 and code $3 with a msg; saw exit $RC, $got" \
-		"stdout: $(cat "$2")" "stderr: $(cat "$2.err")"
-	return 1
-}
-
 # result_summary FILE: the parts of an ADD result every check looks at, in one line
 result_summary()
 {
@@ -301,12 +130,6 @@ result_summary()
 	",".join("%s>%s" % (r["dst"], r.get("gw", "-")) for r in d.get("routes", [])),
 	d["interfaces"][d["ips"][0]["interface"]]["name"],
 	d["interfaces"][d["ips"][0]["interface"]].get("sandbox"))'
-}
-
-# pod_addr POD: the IPv4 address/len of the pod's eth0
-pod_addr()
-{
-	ip -n "${pod_ns[$1]}" -4 -o addr show dev eth0 | awk '{ print $4 }'
 }
 
 # (iproute2 may say "Peer netns reference is invalid." on stderr for a veth: not an answer)
@@ -336,25 +159,6 @@ ports()
 port_on()
 {
 	[[ $(netns_exec "$1" ip -o link show dev "$2" 2>/dev/null) == *" master cni0 "* ]]
-}
-
-# links NODE: all link names of NODE, sorted
-links()
-{
-	netns_exec "$1" ip -o link show | awk -F': ' '{ print $2 }' | sed 's/@.*//' | sort |
-		paste -sd ' '
-}
-
-# addr_files NODE: the address files of NODE's IPAM store, sorted
-addr_files()
-{
-	local f
-	for f in "${store[$1]}"/*; do
-		f=${f##*/}
-		if [[ $f =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
-			echo "$f"
-		fi
-	done | sort -V | paste -sd ' '
 }
 
 # owner NODE ADDR: the exact content of NODE's IPAM file for ADDR, as a Python bytes literal
@@ -397,13 +201,6 @@ check_pod()
 		"$what: IPAM file ${addr%/*} holds '${pod_id[$pod]}\\r\\neth0'" || true
 }
 
-# host_end RESULT: the host end of the pod's veth in an ADD result: the last interface
-# without a sandbox (tartan lists [veth, eth0], bridge [cni0, veth, eth0])
-host_end()
-{
-	jval "$1" '[i["name"] for i in d["interfaces"] if not i.get("sandbox")][-1]'
-}
-
 # gone POD NODE ADDR HOST WHAT: after DEL, nothing of the attachment is left
 gone()
 {
@@ -423,34 +220,6 @@ ping_ok()
 		tap_fail "$3" "$(pod_ping "$1" "$2" 2>&1)" \
 			"routes in ${pod_node[$1]}: $(netns_exec "${pod_node[$1]}" ip -4 route 2>&1)"
 	fi
-}
-
-start_node()
-{
-	local n=$1
-	tartand_start "$n" -- --resync-interval 1 \
-		--cni-conf-dir "$TARTAN_WORK/$n/cni" --rkt-net-dir "$TARTAN_WORK/$n/rkt" ||
-		tap_bail "could not start tartand in $n"
-}
-
-# node_up NODE PEERS [NOT_SUBNET]: wait for NODE to run with PEERS peers and a subnet (other
-# than NOT_SUBNET); sets subnet[NODE] and gw[NODE]
-node_up()
-{
-	local n=$1 s
-	if wait_until 20 tstatus_is "$n" peers "$2" && tstatus_is "$n" state running; then
-		tap_ok "$n: running with $2 peers"
-	else
-		tap_fail "$n: running with $2 peers" "saw: $(tstatus "$n" 2>&1)"
-	fi
-	s=$(tstatus "$n" subnet 2>/dev/null || true)
-	[[ $s =~ ^10\.5\.[0-9]+\.0/24$ && $s != "${3:-}" ]] ||
-		tap_bail "$n has no (new) subnet (status subnet '$s')"
-	subnet[$n]=$s
-	gw[$n]=${s%.0/24}.1
-	conflist[$n]=$TARTAN_WORK/$n/cni/10-tartan.conflist
-	rktconf[$n]=$TARTAN_WORK/$n/rkt/10-rkt.kubernetes.io.conf
-	store[$n]=$TARTAN_WORK/$n/state/networks/rkt.kubernetes.io
 }
 
 rkt_conf_summary()
@@ -482,7 +251,7 @@ done
 netns_exec n2 ip link set eth0 mtu 1400 || tap_bail "could not set n2's MTU"
 tap_check "host-gw config put" ectl put "$P/config" "$HOSTGW_CONFIG"
 for n in n1 n2 n3; do
-	start_node "$n"
+	start_node "$n" --cni-conf-dir "$TARTAN_WORK/$n/cni" --rkt-net-dir "$TARTAN_WORK/$n/rkt"
 done
 for n in n1 n2 n3; do
 	node_up "$n" 2
@@ -684,6 +453,12 @@ ns_fds()
 	done
 	echo "$n"
 }
+
+# each try counts again (wait_until runs its command anew)
+no_ns_fds()
+{
+	[[ $(ns_fds) == 0 ]]
+}
 plugin_conf "${conflist[n1]}" 0 >"$T/conf-leak.json"
 for i in $(seq 1 15); do
 	tartan ADD m1 "$T/conf-leak.json" "$T/leak-add.json"
@@ -733,7 +508,7 @@ tap_like "$legacy" '^\{"ok":true,"result":\{"result":\{"interfaces":' \
 legacy=$(netns_exec n1 "$PYTHON3" "$T/fd-client.py" "${TARTAND_SOCK[n1]}" \
 	"/run/netns/${pod_ns[m1]}" legacy-del 2>&1 || true)
 tap_is "$legacy" '{"ok":true,"result":{"result":{}}}' "... and its DEL too" || true
-if wait_until 5 test "$(ns_fds)" = 0; then
+if wait_until 5 no_ns_fds; then
 	tap_ok "fd leak: tartand holds no namespace fd after all that"
 else
 	tap_fail "fd leak: tartand holds no namespace fd after all that" \
@@ -974,7 +749,7 @@ placeholder_put()
 }
 tap_check "placeholder lease for n3's old $old put (PublicIP $PLACEHOLDER_IP)" placeholder_put
 tap_check "n3's subnet.env deleted" rm "$TARTAN_WORK/n3/subnet.env"
-start_node n3
+start_node n3 --cni-conf-dir "$TARTAN_WORK/n3/cni" --rkt-net-dir "$TARTAN_WORK/n3/rkt"
 node_up n3 3 "$old"
 tap_diag "n3 moved from $old to ${subnet[n3]}"
 if wait_until 10 bridge_addrs_are n3 "${gw[n3]}/24"; then
