@@ -154,7 +154,7 @@ static int apply_file(struct tartan_pending *pd, const char *name, tartan_pendin
 	if (err < 0) {
 		tartan_log_errno(TARTAN_LOG_WARNING, -err, "pending DEL %s: %m; kept", path);
 		free(path);
-		return 0;
+		return -EAGAIN;
 	}
 	err = apply(rec, path, userdata);
 	if (err == -EINVAL)
@@ -163,7 +163,9 @@ static int apply_file(struct tartan_pending *pd, const char *name, tartan_pendin
 		tartan_log_errno(TARTAN_LOG_WARNING, errno, "removing %s: %m", path);
 	tartan_cni_pending_free(rec);
 	free(path);
-	return err >= 0 ? 1 : err == -ENOMEM ? err : 0;
+	if (err >= 0)
+		return 1;
+	return err == -ENOMEM ? err : err == -EINVAL ? 0 : -EAGAIN;
 }
 
 static void remove_stale_temp(struct tartan_pending *pd, const char *name)
@@ -206,7 +208,8 @@ int tartan_pending_apply_all(struct tartan_pending *pd, tartan_pending_apply_fn 
 		else if (err >= 0 && !(len > 4 && strcmp(name + len - 4, ".bad") == 0))
 			err = apply_file(pd, name, apply, userdata);
 		applied += err > 0;
-		err = err > 0 ? 0 : err;
+		/* a record kept for a later try does not hold up the others */
+		err = err > 0 || err == -EAGAIN ? 0 : err;
 		free(list[i]);
 	}
 	free(list);

@@ -39,6 +39,7 @@ typedef int (*tartan_pending_apply_fn)(const struct tartan_cni_pending *rec, con
 int tartan_pending_apply_all(struct tartan_pending *pd, tartan_pending_apply_fn apply,
 			     void *userdata);
 
-/* The record of (id, ifname) alone, if there is one: 1 applied, 0 none, -errno. */
+/* The record of (id, ifname) alone, if there is one: 1 applied, 0 none (or not a record:
+ * moved aside), -EAGAIN there and kept (unreadable, or its DEL failed), other -errno. */
 int tartan_pending_apply_one(struct tartan_pending *pd, const char *id, const char *ifname,
 			     tartan_pending_apply_fn apply, void *userdata);

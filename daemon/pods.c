@@ -731,6 +731,12 @@ static int pending_apply(const struct tartan_cni_pending *rec, const char *path,
 	return error ? -EAGAIN : 0;
 }
 
+/* the pending DEL of r's attachment, if there is one (see tartan_pending_apply_one()) */
+static int pending_apply_first(struct tartan_pods *p, const struct cni_request *r)
+{
+	return tartan_pending_apply_one(p->pending, r->id, r->ifname, pending_apply, p);
+}
+
 int tartan_pods_apply_pending(struct tartan_pods *p)
 {
 	int n;
@@ -786,7 +792,8 @@ int tartan_pods_handle(struct tartan_pods *p, json_t *request, int netns_fd, jso
 	struct tartan_podanswer_request logged;
 	json_t *answer;
 	struct timespec t0;
-	uint32_t addr = 0;
+	uint32_t addr = 0; /* for the log line: the address a DEL releases, a CHECK checks */
+	int err;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (p->ipam && tartan_pending_changed(p->pending))
@@ -812,11 +819,17 @@ int tartan_pods_handle(struct tartan_pods *p, json_t *request, int netns_fd, jso
 						"CNI_CONTAINERID or CNI_IFNAME missing or invalid");
 	} else if (strcmp(r.command, "ADD") == 0) {
 		/* a DEL of this attachment the plugin recorded comes first, even when the
-		 * directory's clock did not tell it apart */
-		if (p->ipam && tartan_pending_apply_one(p->pending, r.id, r.ifname, pending_apply,
-							p) == -ENOMEM)
+		 * directory's clock did not tell it apart; one that cannot be applied yet must
+		 * not be applied after this ADD, to the new pod */
+		err = p->ipam ? pending_apply_first(p, &r) : 0;
+		if (err == -ENOMEM)
 			return -ENOMEM;
-		answer = pod_add(p, &r);
+		if (err == -EAGAIN)
+			answer = tartan_podanswer_error(TARTAN_CNI_ERR_TRY_AGAIN_LATER, NULL,
+							"a DEL of this attachment recorded while "
+							"tartand was away cannot be applied yet");
+		else
+			answer = pod_add(p, &r);
 	} else if (strcmp(r.command, "DEL") == 0) {
 		answer = pod_del(p, &r);
 	} else {
