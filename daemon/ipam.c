@@ -548,11 +548,30 @@ static bool last_reserved_read(const struct tartan_ipam *ipam, uint32_t *ret_add
 	return tartan_ip4_addr_parse(buf, len, ret_addr) == 0;
 }
 
-static bool scan_has(const struct scan *s, uint32_t addr)
+/* The entry of s at addr, or NULL (s is ordered by address). */
+static const struct tartan_ipam_entry *scan_at(const struct scan *s, uint32_t addr)
 {
 	struct tartan_ipam_entry key = { .addr = addr };
 
-	return s->n > 0 && bsearch(&key, s->e, s->n, sizeof(*s->e), entry_cmp);
+	return s->n > 0 ? bsearch(&key, s->e, s->n, sizeof(*s->e), entry_cmp) : NULL;
+}
+
+static bool scan_has(const struct scan *s, uint32_t addr)
+{
+	return scan_at(s, addr) != NULL;
+}
+
+/* A new address file's fd waits for tartan_ipam_sync(); when the list is full, the waiting
+ * ones are synced first, so the fds stay bounded. */
+static int unsynced_make_room(struct tartan_ipam *ipam)
+{
+	return ipam->n_unsynced == TARTAN_IPAM_UNSYNCED_MAX ? tartan_ipam_sync(ipam) : 0;
+}
+
+static void unsynced_add(struct tartan_ipam *ipam, int fd)
+{
+	ipam->unsynced[ipam->n_unsynced++] = fd;
+	ipam->dir_unsynced = true;
 }
 
 /*
@@ -767,17 +786,13 @@ int tartan_ipam_allocate(struct tartan_ipam *ipam, const char *id, const char *i
 	r = tartan_ipamforeign_scan(ipam->foreign_root, ipam->dfd, &ipam->subnet, &f);
 	if (r < 0)
 		goto out;
-	/* full: sync the waiting ones first, so the fds stay bounded */
-	if (ipam->n_unsynced == TARTAN_IPAM_UNSYNCED_MAX) {
-		r = tartan_ipam_sync(ipam);
-		if (r < 0)
-			goto out;
-	}
+	r = unsynced_make_room(ipam);
+	if (r < 0)
+		goto out;
 	r = take_next(ipam, &s, f, content, (size_t)len, &addr, &fd);
 	if (r < 0)
 		goto out;
-	ipam->unsynced[ipam->n_unsynced++] = fd;
-	ipam->dir_unsynced = true;
+	unsynced_add(ipam, fd);
 	cache_add(ipam, addr, id, ifname);
 	last_reserved_write(ipam, addr);
 	cache_stamp(ipam);
@@ -794,25 +809,15 @@ out:
 	return r;
 }
 
-/* The entry of s at addr, or NULL (s is ordered by address). */
-static const struct tartan_ipam_entry *scan_at(const struct scan *s, uint32_t addr)
-{
-	struct tartan_ipam_entry key = { .addr = addr };
-
-	return s->n > 0 ? bsearch(&key, s->e, s->n, sizeof(*s->e), entry_cmp) : NULL;
-}
-
 /* content under addr's name, if that name is free: -EADDRINUSE when it is not */
 static int take_addr(struct tartan_ipam *ipam, const char *content, size_t len, uint32_t addr)
 {
 	char tmp[sizeof(TEMP_PREFIX) + 16], name[TARTAN_IP4_ADDR_STRLEN];
 	int fd = -1, r;
 
-	if (ipam->n_unsynced == TARTAN_IPAM_UNSYNCED_MAX) {
-		r = tartan_ipam_sync(ipam);
-		if (r < 0)
-			return r;
-	}
+	r = unsynced_make_room(ipam);
+	if (r < 0)
+		return r;
 	r = temp_create(ipam, content, len, tmp, &fd);
 	if (r < 0)
 		return r;
@@ -825,8 +830,7 @@ static int take_addr(struct tartan_ipam *ipam, const char *content, size_t len, 
 		close(fd);
 		return r;
 	}
-	ipam->unsynced[ipam->n_unsynced++] = fd;
-	ipam->dir_unsynced = true;
+	unsynced_add(ipam, fd);
 	return 0;
 }
 
@@ -836,8 +840,8 @@ int tartan_ipam_allocate_addr(struct tartan_ipam *ipam, const char *id, const ch
 	const struct tartan_ipam_entry *e;
 	struct tartan_ipamforeign *f = NULL;
 	struct scan s = { 0 };
-	char *content = NULL;
-	bool *match = NULL;
+	char *content = NULL, name[TARTAN_IP4_ADDR_STRLEN];
+	bool *match = NULL, taken = false;
 	size_t n_old = 0;
 	int r, len;
 
@@ -873,14 +877,19 @@ int tartan_ipam_allocate_addr(struct tartan_ipam *ipam, const char *id, const ch
 			r = -EADDRINUSE;
 		if (r >= 0)
 			r = take_addr(ipam, content, (size_t)len, addr);
-		if (r >= 0)
+		taken = r >= 0;
+		if (taken)
 			last_reserved_write(ipam, addr);
 	}
-	/* the attachment asked for this address now: what it held before goes, after */
+	/* the attachment asked for this address now: what it held before goes, after; if it
+	 * cannot, the new one goes again, so that a failed request holds nothing new */
 	if (r >= 0 && n_old > 0) {
 		size_t n_released;
 
 		r = scan_release(ipam, &s, match, NULL, &n_released);
+		if (r < 0 && taken &&
+		    unlinkat(ipam->dfd, tartan_ip4_addr_format(addr, name), 0) < 0)
+			r = -errno;
 	}
 out:
 	lock_drop(ipam);
@@ -913,10 +922,12 @@ int tartan_ipam_find(struct tartan_ipam *ipam, const char *id, const char *ifnam
 	return r;
 }
 
-int tartan_ipam_release(struct tartan_ipam *ipam, const char *id, const char *ifname, size_t *ret_n)
+int tartan_ipam_release(struct tartan_ipam *ipam, const char *id, const char *ifname, size_t *ret_n,
+			uint32_t *ret_addr)
 {
 	struct scan s = { 0 };
 	bool *match = NULL;
+	uint32_t addr = 0;
 	size_t n = 0;
 	int r;
 
@@ -933,14 +944,19 @@ int tartan_ipam_release(struct tartan_ipam *ipam, const char *id, const char *if
 		r = -ENOMEM;
 		goto out;
 	}
-	if (scan_match(&s, id, ifname, false, match) > 0)
+	if (scan_match(&s, id, ifname, false, match) > 0) {
+		for (size_t i = 0; i < s.n && !addr; i++)
+			addr = match[i] ? s.e[i].addr : 0;
 		r = scan_release(ipam, &s, match, NULL, &n);
+	}
 out:
 	lock_drop(ipam);
 	scan_done(&s);
 	free(match);
 	if (r == 0 && ret_n)
 		*ret_n = n;
+	if (r == 0 && n > 0 && ret_addr)
+		*ret_addr = addr;
 	return r;
 }
 

@@ -178,10 +178,11 @@ _tartan_wur_ int tartan_ipam_find(struct tartan_ipam *ipam, const char *id, cons
 /*
  * Releases every address (id, ifname) holds, in any subnet, matched as in
  * tartan_ipam_find(). Idempotent: holding nothing is success. *ret_n (may be
- * NULL) is how many were released.
+ * NULL) is how many were released; *ret_addr (may be NULL; set only when one
+ * was) the lowest of them, for the caller's log line.
  */
 _tartan_wur_ int tartan_ipam_release(struct tartan_ipam *ipam, const char *id, const char *ifname,
-				     size_t *ret_n);
+				     size_t *ret_n, uint32_t *ret_addr);
 
 /*
  * CNI GC: releases every address whose holder is not among the n valid

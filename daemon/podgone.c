@@ -115,7 +115,7 @@ static bool gone_release(struct sweep *s, const char *id, const char *ifname, co
 
 	if (tartan_ipam_find(s->ipam, id, ifname, &addr) >= 0)
 		tartan_ip4_addr_format(addr, ip);
-	err = tartan_ipam_release(s->ipam, id, ifname, NULL);
+	err = tartan_ipam_release(s->ipam, id, ifname, NULL, NULL);
 	if (err < 0) {
 		tartan_log_errno(TARTAN_LOG_WARNING, -err,
 				 "container %s (%s): its pod network is gone, but its address "

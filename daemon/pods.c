@@ -409,7 +409,7 @@ undo_link:
 	tartan_nl_free(pod);
 	undo_link(p, host);
 undo_address:
-	err = tartan_ipam_release(p->ipam, r->id, r->ifname, NULL);
+	err = tartan_ipam_release(p->ipam, r->id, r->ifname, NULL, NULL);
 	if (err < 0)
 		tartan_log_errno(
 			TARTAN_LOG_WARNING, -err,
@@ -421,7 +421,8 @@ undo_address:
 	return answer;
 }
 
-static json_t *pod_del(struct tartan_pods *p, const struct cni_request *r)
+/* *ret_addr: the address released, for the log line (unchanged when none) */
+static json_t *pod_del(struct tartan_pods *p, const struct cni_request *r, uint32_t *ret_addr)
 {
 	char host[IF_NAMESIZE];
 	size_t n = 0;
@@ -438,7 +439,7 @@ static json_t *pod_del(struct tartan_pods *p, const struct cni_request *r)
 	if (err < 0)
 		return tartan_podanswer_netlink_error(p->nl, err, "deleting the veth pair");
 	tartan_log_debug("pod DEL %.12s: veth %s deleted (or gone already)", r->id, host);
-	err = tartan_ipam_release(p->ipam, r->id, r->ifname, &n);
+	err = tartan_ipam_release(p->ipam, r->id, r->ifname, &n, ret_addr);
 	if (err < 0)
 		return tartan_podanswer_ipam_error(err, p->ipam_dir, &p->subnet);
 	tartan_log_debug("pod DEL %.12s: %zu address(es) released", r->id, n);
@@ -471,7 +472,8 @@ static json_t *check_default_route(struct tartan_pods *p, struct tartan_nl *pod,
 	return tartan_podanswer_ok(json_object());
 }
 
-static json_t *pod_check(struct tartan_pods *p, const struct cni_request *r)
+/* *ret_addr: the address checked, for the log line (unchanged when none) */
+static json_t *pod_check(struct tartan_pods *p, const struct cni_request *r, uint32_t *ret_addr)
 {
 	struct tartan_ip4_net *addrs = NULL;
 	char host[IF_NAMESIZE], ip[TARTAN_IP4_ADDR_STRLEN];
@@ -490,6 +492,7 @@ static json_t *pod_check(struct tartan_pods *p, const struct cni_request *r)
 		return tartan_podanswer_error(TARTAN_CNI_ERR_UNKNOWN_CONTAINER, r->id,
 					      "container %s (%s) holds no address", r->id,
 					      r->ifname);
+	*ret_addr = addr;
 	tartan_podrecords_host_ifname(r->id, r->ifname, host);
 	if (tartan_nl_link_index(p->nl, host, &index) < 0 ||
 	    tartan_nl_link_master(p->nl, index, &master) < 0 ||
@@ -710,13 +713,13 @@ static int pending_apply(const struct tartan_cni_pending *rec, const char *path,
 	};
 	char ip[TARTAN_IP4_ADDR_STRLEN] = "nothing";
 	json_t *answer, *error;
-	uint32_t addr;
+	uint32_t addr = 0;
 
 	if (!tartan_ipam_attachment_is_valid(rec->id, rec->ifname))
 		return -EINVAL;
-	if (tartan_ipam_find(p->ipam, rec->id, rec->ifname, &addr) >= 0)
+	answer = pod_del(p, &r, &addr);
+	if (addr)
 		tartan_ip4_addr_format(addr, ip);
-	answer = pod_del(p, &r);
 	if (!answer)
 		return -ENOMEM;
 	error = json_object_get(answer, "error");
@@ -798,11 +801,6 @@ int tartan_pods_handle(struct tartan_pods *p, json_t *request, int netns_fd, jso
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (p->ipam && tartan_pending_changed(p->pending))
 		tartan_pods_apply_pending(p);
-	/* for the log line: the address a DEL releases, a CHECK checks */
-	if (p->ipam && r.command && r.id && r.ifname &&
-	    (strcmp(r.command, "DEL") == 0 || strcmp(r.command, "CHECK") == 0) &&
-	    tartan_ipam_find(p->ipam, r.id, r.ifname, &addr) < 0)
-		addr = 0;
 	if (!r.command) {
 		answer = tartan_podanswer_error(TARTAN_CNI_ERR_INVALID_ENV, NULL, "no CNI command");
 	} else if (strcmp(r.command, "STATUS") == 0) {
@@ -831,9 +829,9 @@ int tartan_pods_handle(struct tartan_pods *p, json_t *request, int netns_fd, jso
 		else
 			answer = pod_add(p, &r);
 	} else if (strcmp(r.command, "DEL") == 0) {
-		answer = pod_del(p, &r);
+		answer = pod_del(p, &r, &addr);
 	} else {
-		answer = pod_check(p, &r);
+		answer = pod_check(p, &r, &addr);
 	}
 	if (!answer)
 		return -ENOMEM;

@@ -381,6 +381,7 @@ static void test_sync_deferred(void **state)
 	struct ctx *c = *state;
 	struct tartan_ipam *ipam = open_store(c, "10.5.3.0/24");
 	unsigned base = open_fds();
+	uint32_t addr;
 	size_t n = 0;
 
 	assert_false(tartan_ipam_sync_pending(ipam));
@@ -405,8 +406,10 @@ static void test_sync_deferred(void **state)
 	assert_addr(alloc_ok(ipam, "ctr0", "eth0"), "10.5.3.2");
 	assert_false(tartan_ipam_sync_pending(ipam));
 	/* a release leaves the directory to sync */
-	assert_int_equal(tartan_ipam_release(ipam, "ctr1", "eth0", &n), 0);
+	addr = 0;
+	assert_int_equal(tartan_ipam_release(ipam, "ctr1", "eth0", &n, &addr), 0);
 	assert_int_equal(n, 1);
+	assert_addr(addr, "10.5.3.3"); /* what it released */
 	assert_false(exists(c, "10.5.3.3"));
 	assert_true(tartan_ipam_sync_pending(ipam));
 	assert_int_equal(tartan_ipam_sync(ipam), 0);
@@ -462,7 +465,7 @@ static void test_allocate_until_full(void **state)
 	tartan_ipam_entries_free(e, n);
 
 	/* one freed: exactly that one comes back */
-	assert_int_equal(tartan_ipam_release(ipam, "ctr2", "eth0", &n), 0);
+	assert_int_equal(tartan_ipam_release(ipam, "ctr2", "eth0", &n, NULL), 0);
 	assert_int_equal(n, 1);
 	assert_addr(alloc_ok(ipam, "ctr9", "eth0"), "10.5.3.4");
 	assert_int_equal(tartan_ipam_allocate(ipam, "ctr10", "eth0", &a), -ENOSPC);
@@ -491,19 +494,19 @@ static void test_idempotent(void **state)
 	assert_int_equal(f, b);
 	assert_int_equal(tartan_ipam_find(ipam, "ctr-b", "eth0", &f), -ENOENT);
 
-	assert_int_equal(tartan_ipam_release(ipam, "ctr-a", "eth0", &n), 0);
+	assert_int_equal(tartan_ipam_release(ipam, "ctr-a", "eth0", &n, NULL), 0);
 	assert_int_equal(n, 1);
 	assert_false(exists(c, "10.5.3.2"));
 	assert_true(exists(c, "10.5.3.3"));
-	assert_int_equal(tartan_ipam_release(ipam, "ctr-a", "eth0", &n), 0);
+	assert_int_equal(tartan_ipam_release(ipam, "ctr-a", "eth0", &n, NULL), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(tartan_ipam_release(ipam, "never", "eth0", NULL), 0);
+	assert_int_equal(tartan_ipam_release(ipam, "never", "eth0", NULL, NULL), 0);
 	assert_int_equal(tartan_ipam_find(ipam, "ctr-a", "eth0", &f), -ENOENT);
 
 	/* ids and names host-local's format cannot hold */
 	assert_int_equal(tartan_ipam_allocate(ipam, "a\r\nb", "eth0", &f), -EINVAL);
 	assert_int_equal(tartan_ipam_allocate(ipam, "abc", "eth/0", &f), -EINVAL);
-	assert_int_equal(tartan_ipam_release(ipam, "", "eth0", NULL), -EINVAL);
+	assert_int_equal(tartan_ipam_release(ipam, "", "eth0", NULL, NULL), -EINVAL);
 	tartan_ipam_free(ipam);
 }
 
@@ -563,7 +566,7 @@ static void test_allocate_addr(void **state)
 	assert_false(exists(c, "10.5.3.5"));
 	assert_file_is(c, "10.5.3.4", "ctr-a\r\neth0", 11);
 	/* DEL, then the same request again: the same address */
-	assert_int_equal(tartan_ipam_release(ipam, "ctr-a", "eth0", &n), 0);
+	assert_int_equal(tartan_ipam_release(ipam, "ctr-a", "eth0", &n, NULL), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(tartan_ipam_allocate_addr(ipam, "ctr-a", "eth0", ip("10.5.3.4")), 0);
 	assert_int_equal(tartan_ipam_find(ipam, "ctr-a", "eth0", &f), 0);
@@ -582,7 +585,7 @@ static void test_round_robin(void **state)
 	assert_addr(alloc_ok(ipam, "a", "eth0"), "10.5.3.2");
 	assert_addr(alloc_ok(ipam, "b", "eth0"), "10.5.3.3");
 	assert_addr(alloc_ok(ipam, "c", "eth0"), "10.5.3.4");
-	assert_int_equal(tartan_ipam_release(ipam, "b", "eth0", NULL), 0);
+	assert_int_equal(tartan_ipam_release(ipam, "b", "eth0", NULL, NULL), 0);
 	/* not the freed .3: the search goes on after the last reserved */
 	assert_addr(alloc_ok(ipam, "d", "eth0"), "10.5.3.5");
 	assert_addr(alloc_ok(ipam, "e", "eth0"), "10.5.3.6");
@@ -590,19 +593,19 @@ static void test_round_robin(void **state)
 	assert_addr(alloc_ok(ipam, "f", "eth0"), "10.5.3.3");
 
 	/* last_reserved_ip.0 as host-local or an operator left it */
-	assert_int_equal(tartan_ipam_release(ipam, "a", "eth0", NULL), 0);
-	assert_int_equal(tartan_ipam_release(ipam, "d", "eth0", NULL), 0);
+	assert_int_equal(tartan_ipam_release(ipam, "a", "eth0", NULL, NULL), 0);
+	assert_int_equal(tartan_ipam_release(ipam, "d", "eth0", NULL, NULL), 0);
 	put_file(c, "last_reserved_ip.0", "10.5.3.2", 8);
 	assert_addr(alloc_ok(ipam, "g", "eth0"), "10.5.3.5");
 	/* torn or foreign: the search starts at the first address */
-	assert_int_equal(tartan_ipam_release(ipam, "g", "eth0", NULL), 0);
+	assert_int_equal(tartan_ipam_release(ipam, "g", "eth0", NULL, NULL), 0);
 	put_file(c, "last_reserved_ip.0", "10.5.3.", 7);
 	assert_addr(alloc_ok(ipam, "h", "eth0"), "10.5.3.2");
-	assert_int_equal(tartan_ipam_release(ipam, "h", "eth0", NULL), 0);
+	assert_int_equal(tartan_ipam_release(ipam, "h", "eth0", NULL, NULL), 0);
 	put_file(c, "last_reserved_ip.0", "192.0.2.9", 9);
 	assert_addr(alloc_ok(ipam, "i", "eth0"), "10.5.3.2");
 	/* the broadcast address is outside the range: from the first too */
-	assert_int_equal(tartan_ipam_release(ipam, "i", "eth0", NULL), 0);
+	assert_int_equal(tartan_ipam_release(ipam, "i", "eth0", NULL, NULL), 0);
 	put_file(c, "last_reserved_ip.0", "10.5.3.7", 8);
 	assert_addr(alloc_ok(ipam, "j", "eth0"), "10.5.3.2");
 	tartan_ipam_free(ipam);
@@ -653,10 +656,10 @@ static void test_host_local_files_read_back(void **state)
 	tartan_ipam_entries_free(e, n);
 
 	/* released as host-local's ReleaseByID does */
-	assert_int_equal(tartan_ipam_release(ipam, "ctr-old", "eth0", &n), 0);
+	assert_int_equal(tartan_ipam_release(ipam, "ctr-old", "eth0", &n, NULL), 0);
 	assert_int_equal(n, 1);
 	assert_false(exists(c, "10.5.3.3"));
-	assert_int_equal(tartan_ipam_release(ipam, "ctr-h", "eth0", &n), 0);
+	assert_int_equal(tartan_ipam_release(ipam, "ctr-h", "eth0", &n, NULL), 0);
 	assert_int_equal(n, 1);
 	assert_false(exists(c, "10.5.3.2"));
 	assert_true(exists(c, "10.5.3.4"));
@@ -810,7 +813,7 @@ static void test_subnet_change(void **state)
 
 	/* release() takes an attachment's addresses in every subnet */
 	put_file(c, "10.5.3.9", "a\r\neth0", 7);
-	assert_int_equal(tartan_ipam_release(ipam, "a", "eth0", &n), 0);
+	assert_int_equal(tartan_ipam_release(ipam, "a", "eth0", &n, NULL), 0);
 	assert_int_equal(n, 2);
 	tartan_ipam_free(ipam);
 }
@@ -886,7 +889,7 @@ static void test_lock_held_elsewhere(void **state)
 	waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	if (waited < 0.2)
 		fail_msg("expected to wait the 0.2 s timeout for the lock, waited %.3f s", waited);
-	assert_int_equal(tartan_ipam_release(ipam, "a", "eth0", NULL), -EAGAIN);
+	assert_int_equal(tartan_ipam_release(ipam, "a", "eth0", NULL, NULL), -EAGAIN);
 	assert_false(exists(c, "10.5.3.2"));
 
 	assert_int_equal(write(go[1], "g", 1), 1);
@@ -944,7 +947,7 @@ static void __attribute__((noreturn)) crash_child(const char *dir, uint32_t seed
 		crash_op(&seed, &i, &release);
 		snprintf(id, sizeof(id), "ctr-%u", i);
 		if (release)
-			rec.r = tartan_ipam_release(ipam, id, "eth0", NULL);
+			rec.r = tartan_ipam_release(ipam, id, "eth0", NULL, NULL);
 		else
 			rec.r = tartan_ipam_allocate(ipam, id, "eth0", &rec.addr);
 		if (write(wfd, &rec, sizeof(rec)) != (ssize_t)sizeof(rec))
@@ -1217,7 +1220,7 @@ static void test_foreign_root(void **state)
 	snprintf(p, sizeof(p), "%s/10.5.3.3", cbr0);
 	assert_int_equal(unlink(p), 0);
 	snprintf(p, sizeof(p), "%s/10.5.3.2", cbr0);
-	assert_int_equal(tartan_ipam_release(ipam, "a", "eth0", NULL), 0);
+	assert_int_equal(tartan_ipam_release(ipam, "a", "eth0", NULL, NULL), 0);
 	put_abs(p, "ctr-f5\r\neth0");
 	assert_addr(alloc_ok(ipam, "d", "eth0"), "10.5.3.3");
 	assert_int_equal(tartan_ipam_allocate(ipam, "e", "eth0", &a), -ENOSPC);
@@ -1274,7 +1277,7 @@ static void test_host_local_binary(void **state)
 	assert_int_equal(host_local(c, "DEL", "ctr-a", out, sizeof(out)), 0);
 	assert_false(exists(c, "10.5.3.2"));
 	assert_int_equal(tartan_ipam_find(ipam, "ctr-a", "eth0", &a), -ENOENT);
-	assert_int_equal(tartan_ipam_release(ipam, "ctr-h1", "eth0", &n), 0);
+	assert_int_equal(tartan_ipam_release(ipam, "ctr-h1", "eth0", &n, NULL), 0);
 	assert_int_equal(n, 1);
 	assert_false(exists(c, "10.5.3.3"));
 
