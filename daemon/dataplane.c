@@ -868,10 +868,8 @@ void tartan_dataplane_set_node(struct tartan_dataplane *dp, const struct tartan_
 }
 
 void tartan_dataplane_set_kubenet(struct tartan_dataplane *dp,
-				  const struct tartan_ip4_net *pod_cidr, unsigned mtu, bool promisc,
-				  bool port_hairpin)
+				  const struct tartan_ip4_net *pod_cidr, unsigned mtu, bool promisc)
 {
-	dp->port_hairpin = port_hairpin;
 	dp->backend = (struct tartan_flannel_backend){ 0 };
 	dp->vxlan_name[0] = '\0';
 	dp->mtu = mtu;

@@ -54,15 +54,13 @@ void tartan_dataplane_set_node(struct tartan_dataplane *dp, const struct tartan_
  * mtu and the gateway of pod_cidr, and every other IPv4 address on it is removed (as
  * kubenet's clearBridgeAddressesExcept; an old pod CIDR's gateway would make the bridge
  * plugin fail), promiscuous mode on when promisc. Routes of tartan's protocol left from
- * flannel mode are removed: no peer wants them. port_hairpin (hairpin-veth): a port put
- * back on a bridge made again gets hairpin mode again.
+ * flannel mode are removed: no peer wants them.
  */
 void tartan_dataplane_set_kubenet(struct tartan_dataplane *dp,
-				  const struct tartan_ip4_net *pod_cidr, unsigned mtu, bool promisc,
-				  bool port_hairpin);
+				  const struct tartan_ip4_net *pod_cidr, unsigned mtu, bool promisc);
 
 /* Hairpin mode (--hairpin-mode=hairpin-veth) for the ports put back on a bridge made again, as
- * tartan_pods_set_hairpin() gives it to new ports; set_kubenet sets it too. */
+ * tartan_pods_set_hairpin() gives it to new ports. */
 void tartan_dataplane_set_port_hairpin(struct tartan_dataplane *dp, bool on);
 
 /* Peers or our lease changed: sync soon. */

@@ -322,8 +322,11 @@ static void write_cni_confs(struct daemon *d)
 		return;
 	in.ipam_data_dir = data_dir;
 	/* the plugin records there the DELs it cannot hand to tartand */
-	if (asprintf(&pending_del, "%s/pending-del", d->opts->state_dir) < 0)
-		pending_del = NULL;
+	if (asprintf(&pending_del, "%s/" TARTAN_PODS_PENDING_DIR, d->opts->state_dir) < 0) {
+		tartan_log_error("writing the CNI confs: out of memory");
+		free(data_dir);
+		return;
+	}
 	in.pending_del_dir = pending_del;
 	err = write_conf(d, TARTAN_OPTIONS_FILE_CONFLIST, TARTAN_CNICONF_TARTAN_LIST, &in);
 	if (d->kubenet)
@@ -920,21 +923,23 @@ static void etcd_check_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	d->etcd_seen |= up;
 }
 
-/* For tests only: TARTAN_RIVAL_CLEAR_S shortens the time without an overwrite of our lease
- * key after which its writer is forgotten (0: the default, 120 s) */
-static unsigned rival_clear_s(void)
+/* For tests only, seconds from the environment: dflt when unset or empty, and when not a
+ * whole number up to max (logged). TARTAN_RIVAL_CLEAR_S shortens the time without an
+ * overwrite of our lease key after which its writer is forgotten (0: the default, 120 s);
+ * TARTAN_GONE_GRACE_S the grace of a pod whose network is gone (pods.h). */
+static unsigned test_seconds(const char *name, unsigned max, unsigned dflt)
 {
-	const char *v = getenv("TARTAN_RIVAL_CLEAR_S");
+	const char *v = getenv(name);
 	unsigned long n;
 	char *end;
 
 	if (!v || !*v)
-		return 0;
+		return dflt;
 	errno = 0;
 	n = strtoul(v, &end, 10);
-	if (errno || *end || n == 0 || n > 86400) {
-		tartan_log_warning("TARTAN_RIVAL_CLEAR_S=%.20s is not 1..86400 s, ignoring", v);
-		return 0;
+	if (errno || *end || *v < '0' || *v > '9' || n > max) {
+		tartan_log_warning("%s=%.20s is not 0..%u s, ignoring", name, v, max);
+		return dflt;
 	}
 	return (unsigned)n;
 }
@@ -952,7 +957,7 @@ static int start_registry(struct daemon *d)
 		.previous_subnet = previous_subnet(d),
 		.lease_ttl_s = d->opts->subnet_lease_ttl,
 		.renew_margin_s = d->opts->subnet_lease_renew_margin * 60,
-		.rival_clear_s = rival_clear_s(),
+		.rival_clear_s = test_seconds("TARTAN_RIVAL_CLEAR_S", 86400, 0),
 	};
 	err = tartan_flannel_registry_new(d->loop, d->etcd, &ro, &registry_ops, d, &d->registry);
 	if (err < 0)
@@ -1080,6 +1085,8 @@ static int start_pods(struct daemon *d)
 	if (err < 0)
 		return tartan_log_errno(TARTAN_LOG_ERROR, -err, "pods: %m");
 	tartan_pods_set_hairpin(d->pods, d->opts->hairpin_mode == TARTAN_HAIRPIN_VETH);
+	tartan_pods_set_gone_grace(d->pods, test_seconds("TARTAN_GONE_GRACE_S", 86400,
+							  TARTAN_PODS_GONE_GRACE_S));
 	ev_check_init(&d->pods_sync, pods_sync_cb);
 	d->pods_sync.data = d;
 	ev_check_start(d->loop, &d->pods_sync);
@@ -1220,9 +1227,8 @@ static int start_kubenet(struct daemon *d)
 	err = forwarding_enable(d);
 	if (err < 0)
 		return err;
-	tartan_dataplane_set_kubenet(d->dataplane, &d->pod_cidr, d->mtu, promisc,
-				     d->opts->hairpin_mode == TARTAN_HAIRPIN_VETH);
-	tartan_pods_set_hairpin(d->pods, d->opts->hairpin_mode == TARTAN_HAIRPIN_VETH);
+	/* hairpin-veth: start_dataplane() and start_pods() have it from --hairpin-mode */
+	tartan_dataplane_set_kubenet(d->dataplane, &d->pod_cidr, d->mtu, promisc);
 	/* a pod CIDR other than the last run's: the old one's addresses are released */
 	err = tartan_pods_set_node(d->pods, &d->pod_cidr, d->mtu);
 	if (err < 0)

@@ -42,34 +42,20 @@ static void gone_marks_free(struct gone_mark *m, size_t n)
 	free(m);
 }
 
-/* TARTAN_GONE_GRACE_S, for tests: seconds, 0..86400 */
-static unsigned gone_grace(void)
-{
-	const char *v = getenv("TARTAN_GONE_GRACE_S");
-	unsigned long n;
-	char *end;
-
-	if (!v)
-		return TARTAN_PODS_GONE_GRACE_S;
-	errno = 0;
-	n = strtoul(v, &end, 10);
-	if (errno || end == v || *end || n > 86400) {
-		tartan_log_warning("TARTAN_GONE_GRACE_S='%.16s' is not 0..86400: %u s, ignoring", v,
-				   TARTAN_PODS_GONE_GRACE_S);
-		return TARTAN_PODS_GONE_GRACE_S;
-	}
-	return (unsigned)n;
-}
-
-int tartan_podgone_new(struct tartan_podgone **ret)
+int tartan_podgone_new(unsigned grace_s, struct tartan_podgone **ret)
 {
 	struct tartan_podgone *g = calloc(1, sizeof(*g));
 
 	if (!g)
 		return -ENOMEM;
-	g->grace_s = gone_grace();
+	g->grace_s = grace_s;
 	*ret = g;
 	return 0;
+}
+
+void tartan_podgone_set_grace(struct tartan_podgone *g, unsigned grace_s)
+{
+	g->grace_s = grace_s;
 }
 
 void tartan_podgone_free(struct tartan_podgone *g)

@@ -19,9 +19,9 @@
 
 struct tartan_podgone;
 
-/* No marks; the grace is TARTAN_PODS_GONE_GRACE_S, or TARTAN_GONE_GRACE_S from the
- * environment (tests). */
-_tartan_wur_ int tartan_podgone_new(struct tartan_podgone **ret);
+/* No marks; released after grace_s seconds gone (see tartan_pods_sweep_gone()). */
+_tartan_wur_ int tartan_podgone_new(unsigned grace_s, struct tartan_podgone **ret);
+void tartan_podgone_set_grace(struct tartan_podgone *g, unsigned grace_s);
 void tartan_podgone_free(struct tartan_podgone *g);
 
 /* One sweep over the pod records in rec: the links from nl, the addresses in ipam. */

@@ -85,7 +85,7 @@ int tartan_pods_new(const char *state_dir, const char *bridge, struct tartan_pod
 	}
 	err = tartan_podrecords_new(state_dir, &p->records);
 	if (err >= 0)
-		err = tartan_podgone_new(&p->gone);
+		err = tartan_podgone_new(TARTAN_PODS_GONE_GRACE_S, &p->gone);
 	if (err >= 0)
 		err = pending_new(p, state_dir);
 	if (err < 0) {
@@ -153,6 +153,11 @@ void tartan_pods_sync(struct tartan_pods *p)
 				 "IPAM store %s: cannot sync the last changes to disk (a power cut "
 				 "could lose them): %m",
 				 p->ipam_dir);
+}
+
+void tartan_pods_set_gone_grace(struct tartan_pods *p, unsigned seconds)
+{
+	tartan_podgone_set_grace(p->gone, seconds);
 }
 
 void tartan_pods_set_hairpin(struct tartan_pods *p, bool hairpin)

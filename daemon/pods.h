@@ -129,6 +129,8 @@ int tartan_pods_apply_pending(struct tartan_pods *p);
  */
 #define TARTAN_PODS_GONE_GRACE_S 60
 void tartan_pods_sweep_gone(struct tartan_pods *p);
+/* The grace above, in seconds (tartand passes TARTAN_GONE_GRACE_S, for tests). */
+void tartan_pods_set_gone_grace(struct tartan_pods *p, unsigned seconds);
 
 /* The IPAM store's fsyncs for the allocations and releases answered so far (see
  * daemon/ipam.h), a failure logged; cheap when nothing waits. NULL is fine. */
