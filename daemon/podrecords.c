@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cni/pending.h"
 #include "daemon/log.h"
 #include "daemon/podrecords.h"
 #include "netcfg/file.h"
@@ -94,20 +95,16 @@ void tartan_podrecords_label(const char *args, char *buf, size_t size)
 	free(name);
 }
 
+/* named as the attachment's pending-DEL record is (cni/pending.h): a 64-bit FNV-1a of
+ * "id/ifname", since ids are long and may hold any printable byte; the file says whose it is,
+ * and is read back only when that matches */
 static int meta_path(const struct tartan_podrecords *rec, const char *id, const char *ifname,
 		     char **ret)
 {
-	uint64_t h = 14695981039346656037ull;
-	const char *c;
+	char name[TARTAN_CNI_PENDING_NAME_SIZE];
 
-	/* named by a 64-bit FNV-1a of "id/ifname": ids are long and may hold any printable
-	 * byte; the file says whose it is, and is read back only when that matches */
-	for (c = id; *c; c++)
-		h = (h ^ (uint8_t)*c) * 1099511628211ull;
-	h = (h ^ '/') * 1099511628211ull;
-	for (c = ifname; *c; c++)
-		h = (h ^ (uint8_t)*c) * 1099511628211ull;
-	return asprintf(ret, "%s/%016llx.json", rec->dir, (unsigned long long)h) < 0 ? -ENOMEM : 0;
+	tartan_cni_pending_name(id, ifname, name);
+	return asprintf(ret, "%s/%s", rec->dir, name) < 0 ? -ENOMEM : 0;
 }
 
 /*
