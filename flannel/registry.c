@@ -690,9 +690,11 @@ static void lease_held(struct tartan_flannel_registry *reg, int64_t expiry_unix)
 
 	reg->have_lease = true;
 	reg->subnet = reg->candidate;
-	free(reg->key);
-	reg->key = reg->candidate_key;
-	reg->candidate_key = NULL;
+	if (reg->candidate_key) {
+		free(reg->key);
+		reg->key = reg->candidate_key;
+		reg->candidate_key = NULL;
+	}
 	reg->etcd_lease = reg->candidate_reservation ? 0 : reg->new_lease;
 	reg->new_lease = 0;
 	reg->expiry_unix = expiry_unix;
@@ -983,8 +985,9 @@ static void held_on_new_lease(struct tartan_flannel_registry *reg)
 	int64_t old = reg->etcd_lease;
 
 	reg->candidate = reg->subnet;
+	/* the same key: lease_held() keeps reg->key when there is no candidate key */
 	free(reg->candidate_key);
-	reg->candidate_key = strdup(reg->key);
+	reg->candidate_key = NULL;
 	reg->candidate_reservation = false;
 	lease_held(reg, time(NULL) + reg->ttl_s);
 	/* flanneld leaks the previous lease on every renewal; we don't */
@@ -1095,6 +1098,12 @@ static void renew_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct tartan_flannel_registry *reg = w->data;
 
 	reg->backoff_s = BACKOFF_FIRST_S;
+	/* a chain on our key at work (a write-back, a re-read): cancelling it could orphan its
+	 * lease grant or miss a txn that committed; own_key_next() renews once it is done */
+	if (reg->req) {
+		reg->renew_due = true;
+		return;
+	}
 	renew_start(reg);
 }
 
@@ -1319,10 +1328,13 @@ static void rival_seen(struct tartan_flannel_registry *reg, const struct tartan_
 		if (kv->lease)
 			snprintf(lease, sizeof(lease), "etcd lease %lld", (long long)kv->lease);
 		/* a new rival always has its line (under our key); the same one once a minute */
+		/* a put older than our last write needs no write-back */
 		logf_(reg, TARTAN_FLANNEL_LOG_WARNING, same ? "lease-rival" : reg->key,
-		      "our lease key %s was overwritten by another writer (%s; %s); writing our "
-		      "value back (overwrite %llu)",
+		      "our lease key %s was overwritten by another writer (%s; %s)%s (overwrite "
+		      "%llu)",
 		      reg->key, rival_describe(reg, kv, what, sizeof(what)), lease,
+		      kv->mod_revision > reg->own_mod_revision ? "; writing our value back" :
+								 "; our value is back already",
 		      (unsigned long long)reg->rival.overwrites);
 		if (e == TARTAN_FLANNEL_RIVAL_FIGHT)
 			logf_(reg, TARTAN_FLANNEL_LOG_WARNING, reg->key,
