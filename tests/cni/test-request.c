@@ -655,9 +655,13 @@ static void test_drop_fd_and_record(void **state)
 						  &reason),
 			 -EINVAL);
 	assert_string_equal(reason, "its file name is not the one of its attachment");
-	assert_int_equal(
-		tartan_cni_pending_parse(name, "{\"containerID\":\"c\"}", 17, &rec, &reason),
-		-EINVAL);
+	/* a whole object, but no ifName: refused for that, not as a syntax error */
+	assert_int_equal(tartan_cni_pending_parse(name, "{\"containerID\":\"c\"}",
+						  strlen("{\"containerID\":\"c\"}"), &rec, &reason),
+			 -EINVAL);
+	assert_string_equal(reason,
+			    "containerID, ifName, cniVersion (strings) or config (an object) "
+			    "missing or of the wrong type");
 	free(text);
 	tartan_cni_request_free(req);
 

@@ -94,9 +94,12 @@ run_ctr()
 		shift
 	done
 	shift
+	local rc=0
 	pm "$node" run -d -q --name "$name" --network tartan "${args[@]}" "$RT_IMAGE" "$@" \
-		>/dev/null || return 1
+		>/dev/null || rc=1
+	# a failed run may have left its container and namespace: the cleanup needs them too
 	pm_netns_record "$node" "$name"
+	return "$rc"
 }
 
 # ctr_nc_is NODE CTR ADDR PORT: `nc ADDR PORT` in the container gets "pong". The answer is
